@@ -1,0 +1,94 @@
+"""embedlab: helpers for the "Embeddings Deep Dive" course labs.
+
+Example:
+    >>> import embedlab
+    >>> model = embedlab.load_model("all-MiniLM-L6-v2")
+    >>> vectors = embedlab.embed(model, ["Where is my parcel?", "Track my order"])
+    >>> embedlab.similarity(vectors).round(2)
+    # array([[1.  , 0.62],
+    #        [0.62, 1.  ]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from embedlab import checks
+from embedlab._paths import cache_dir
+from embedlab._validate import check_texts
+from embedlab.catalog import CATALOG, COURSE_MODELS, ModelSpec, catalog_table, get_spec
+from embedlab.device import device_info, pick_device
+from embedlab.embeddings import Embeddings, embed, is_normalized, model_name_of, normalize
+from embedlab.errors import (
+    APIKeyError,
+    CacheError,
+    DatasetFormatError,
+    EmbedlabError,
+    IncompatibleEmbeddingsError,
+    InvalidInputError,
+    ModelNotAvailableError,
+    NotNormalizedError,
+    UnknownModelError,
+)
+from embedlab.loading import hub_reachable, load_model, model_info
+from embedlab.similarity import (
+    check_compatible,
+    rank_agreement,
+    require_normalized,
+    similarity,
+    top_pairs,
+    upper_triangle,
+)
+from embedlab.timing import batch_sweep, knee, measure_latency, measure_throughput, percentiles
+from embedlab.viz import default_perplexity, plot_similarity_heatmaps, plot_tsne, tsne_2d
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # loading.py, catalog.py, device.py
+    "load_model",
+    "model_info",
+    "hub_reachable",
+    "CATALOG",
+    "COURSE_MODELS",
+    "ModelSpec",
+    "catalog_table",
+    "get_spec",
+    "pick_device",
+    "device_info",
+    "cache_dir",
+    # embeddings.py, similarity.py
+    "Embeddings",
+    "embed",
+    "normalize",
+    "is_normalized",
+    "model_name_of",
+    "check_texts",
+    "similarity",
+    "check_compatible",
+    "require_normalized",
+    "rank_agreement",
+    "top_pairs",
+    "upper_triangle",
+    # timing.py
+    "measure_latency",
+    "measure_throughput",
+    "batch_sweep",
+    "knee",
+    "percentiles",
+    # viz.py
+    "plot_similarity_heatmaps",
+    "plot_tsne",
+    "tsne_2d",
+    "default_perplexity",
+    # errors.py
+    "EmbedlabError",
+    "InvalidInputError",
+    "UnknownModelError",
+    "ModelNotAvailableError",
+    "IncompatibleEmbeddingsError",
+    "NotNormalizedError",
+    "DatasetFormatError",
+    "CacheError",
+    "APIKeyError",
+    # checks/
+    "checks",
+]

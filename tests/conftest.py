@@ -1,0 +1,51 @@
+"""Shared fixtures: the small real model, loaded once per session, and a network guard.
+
+The suite must pass with no network: every socket connection to a non-loopback address
+is refused here, so a test that tries to reach a hub fails at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("EMBEDLAB_QUIET", "1")
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address, *args, **kwargs):  # noqa: ANN001
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise ConnectionRefusedError(f"tests may not reach the network ({host})")
+    return _real_connect(self, address, *args, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real all-MiniLM-L6-v2, loaded once. Tests must not modify it (use monkeypatch)."""
+    import embedlab
+
+    return embedlab.load_model("all-MiniLM-L6-v2", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def static_model():
+    """The static model distilled from MiniLM (built once into the embedlab cache)."""
+    import embedlab
+
+    return embedlab.load_model("static-MiniLM-L6-v2-256d", device="cpu")
