@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -379,8 +380,32 @@ def fixture_solution() -> nbformat.NotebookNode:
     )
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_args(root: Path, *args: str) -> list[str]:
+    return [*args, "--solutions-dir", str(root / "solutions"), "--labs-dir", str(root / "labs")]
+
+
 @pytest.fixture
-def course(tmp_path):
+def run_cli(capsys):
+    """Run make_labs.main() in-process (a subprocess costs seconds of imports per call)."""
+
+    def run(root: Path, *args: str) -> Result:
+        capsys.readouterr()
+        code = make_labs.main(cli_args(root, *args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def course(tmp_path, run_cli):
     """A tiny course tree with one solution and its freshly generated lab."""
     (tmp_path / "solutions").mkdir()
     nbformat.write(fixture_solution(), tmp_path / "solutions" / "lab0_fixture.ipynb")
@@ -389,24 +414,19 @@ def course(tmp_path):
     return tmp_path
 
 
-def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            *args,
-            "--solutions-dir",
-            str(root / "solutions"),
-            "--labs-dir",
-            str(root / "labs"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_script_runs_as_a_command(course):
+    """The real `python tools/make_labs.py --check` entry point, including its exit status."""
+    lab_path = course / "labs" / "lab0_fixture.ipynb"
+    command = [sys.executable, str(SCRIPT), *cli_args(course, "--check")]
+    ok = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    lab_path.write_text(lab_path.read_text(encoding="utf-8").replace("Lab 0", "Lab 00"))
+    stale = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert stale.returncode == 1
+    assert "lab0_fixture.ipynb: out of sync" in stale.stderr
 
 
-def test_cli_generates_and_check_passes(course):
+def test_cli_generates_and_check_passes(course, run_cli):
     lab_path = course / "labs" / "lab0_fixture.ipynb"
     lab = nbformat.read(lab_path, as_version=4)
     assert len(lab.cells) == 4
@@ -419,7 +439,7 @@ def test_cli_generates_and_check_passes(course):
     assert "in sync with 1 solution" in result.stdout
 
 
-def test_regeneration_is_byte_identical_and_leaves_file_alone(course):
+def test_regeneration_is_byte_identical_and_leaves_file_alone(course, run_cli):
     lab_path = course / "labs" / "lab0_fixture.ipynb"
     before, mtime = lab_path.read_bytes(), lab_path.stat().st_mtime_ns
     result = run_cli(course)
@@ -429,7 +449,7 @@ def test_regeneration_is_byte_identical_and_leaves_file_alone(course):
     assert lab_path.stat().st_mtime_ns == mtime
 
 
-def test_check_detects_tampered_lab(course):
+def test_check_detects_tampered_lab(course, run_cli):
     lab_path = course / "labs" / "lab0_fixture.ipynb"
     lab = nbformat.read(lab_path, as_version=4)
     lab.cells[2].source = lab.cells[2].source.replace("length = None", "length = 5.0")
@@ -444,7 +464,7 @@ def test_check_detects_tampered_lab(course):
     assert run_cli(course, "--check").returncode == 0
 
 
-def test_check_detects_reformatted_lab(course):
+def test_check_detects_reformatted_lab(course, run_cli):
     lab_path = course / "labs" / "lab0_fixture.ipynb"
     data = json.loads(lab_path.read_text(encoding="utf-8"))
     lab_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -453,7 +473,7 @@ def test_check_detects_reformatted_lab(course):
     assert "JSON formatting differs" in result.stderr
 
 
-def test_check_detects_outputs_in_lab(course):
+def test_check_detects_outputs_in_lab(course, run_cli):
     lab_path = course / "labs" / "lab0_fixture.ipynb"
     lab = nbformat.read(lab_path, as_version=4)
     lab.cells[1].outputs = [new_output("stream", name="stdout", text="3.14159\n")]
@@ -465,7 +485,7 @@ def test_check_detects_outputs_in_lab(course):
     assert "has an execution count" in result.stderr
 
 
-def test_check_detects_missing_and_extra_labs(course):
+def test_check_detects_missing_and_extra_labs(course, run_cli):
     (course / "labs" / "lab0_fixture.ipynb").rename(course / "labs" / "lab_orphan.ipynb")
     result = run_cli(course, "--check")
     assert result.returncode == 1
@@ -478,7 +498,7 @@ def test_check_detects_missing_and_extra_labs(course):
     assert run_cli(course, "--check").returncode == 0
 
 
-def test_check_and_generate_fail_on_marker_error_in_solution(course):
+def test_check_and_generate_fail_on_marker_error_in_solution(course, run_cli):
     sol_path = course / "solutions" / "lab0_fixture.ipynb"
     sol = nbformat.read(sol_path, as_version=4)
     sol.cells[2].source = sol.cells[2].source.replace("    # END SOLUTION\n", "", 1)

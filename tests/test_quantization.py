@@ -11,10 +11,9 @@ import doctest
 import os
 import warnings
 
+import embedlab.quantization as quantization
 import numpy as np
 import pytest
-
-import embedlab.quantization as quantization
 from embedlab.errors import IncompatibleEmbeddingsError, InvalidInputError, NotNormalizedError
 from embedlab.quantization import (
     calibration_ranges,
@@ -157,7 +156,12 @@ def test_quantize_errors_are_clear(data) -> None:
     with pytest.raises(InvalidInputError, match="already quantised"):
         quantize(quantize(data["docs"], "binary"), "binary")
     with pytest.raises(InvalidInputError, match="not both"):
-        quantize(data["docs"], "int8", ranges=calibration_ranges(data["docs"]), calibration_embeddings=data["docs"])
+        quantize(
+            data["docs"],
+            "int8",
+            ranges=calibration_ranges(data["docs"]),
+            calibration_embeddings=data["docs"],
+        )
     with pytest.raises(InvalidInputError, match=r"\(2, 100\)"):
         quantize(data["docs"], "int8", ranges=np.zeros((2, 5)))
     with pytest.raises(IncompatibleEmbeddingsError, match="same model"):
@@ -195,39 +199,37 @@ def test_hamming_search_matches_brute_force(data, backend) -> None:
     q, d, k = data["queries"], data["docs"], 25
     run = quantized_search(q, d, data["qids"], data["dids"], "binary", k=k, backend=backend)
     dist = hamming_reference(q, d)
+    # many documents tie on an integer distance: both backends keep and list the tied
+    # documents in index order, like the reference
     for i, top in enumerate(reference_top_k(-dist, k)):
         qid = data["qids"][i]
-        got = run[qid]
-        # every score is the negated Hamming distance of that document
-        assert all(-s == dist[i, int(doc[1:])] for doc, s in got.items())
-        # the same distances, best first
-        assert [-s for s in got.values()] == dist[i, top].tolist()
-        # documents strictly better than the k-th are the same (ties at the k-th may differ)
-        kth = dist[i, top[-1]]
-        assert {doc for doc, s in got.items() if -s < kth} == {
-            f"d{j}" for j in top if dist[i, j] < kth
-        }
-        if backend == "numpy":  # numpy breaks ties by document order, like the reference
-            assert ranked(run, qid) == [f"d{j}" for j in top]
+        assert ranked(run, qid) == [f"d{j}" for j in top]
+        assert list(run[qid].values()) == (-dist[i, top]).tolist()
 
 
-def test_faiss_and_numpy_paths_agree(data) -> None:
+@pytest.mark.parametrize("dims", [16, 384])
+def test_faiss_and_numpy_paths_agree(dims) -> None:
     rng = np.random.default_rng(7)
-    q, d = unit_rows(rng, 20, 384), unit_rows(rng, 2000, 384)
+    q, d = unit_rows(rng, 20, dims), unit_rows(rng, 2000, dims)
     ids_q, ids_d = [f"q{i}" for i in range(20)], [f"d{i}" for i in range(2000)]
-    for rescore in (False, True):
-        a = quantized_search(q, d, ids_q, ids_d, "binary", k=10, rescore=rescore, backend="numpy")
-        b = quantized_search(q, d, ids_q, ids_d, "binary", k=10, rescore=rescore, backend="faiss")
-        for qid in ids_q:
-            assert list(a[qid].values()) == pytest.approx(list(b[qid].values()))
-            if rescore:  # float scores: no ties left, identical rankings
-                assert ranked(a, qid) == ranked(b, qid)
+    for k, rescore in ((10, False), (10, True), (300, False), (150, True)):
+        a = quantized_search(q, d, ids_q, ids_d, "binary", k=k, rescore=rescore, backend="numpy")
+        b = quantized_search(q, d, ids_q, ids_d, "binary", k=k, rescore=rescore, backend="faiss")
+        assert a == b
+        assert all(list(a[x]) == list(b[x]) for x in ids_q)  # same order, not just same dict
 
 
 def test_binary_rescore_matches_manual_computation(data) -> None:
     q, d, k, m = data["queries"], data["docs"], 10, 4
     run = quantized_search(
-        q, d, data["qids"], data["dids"], "binary", rescore=True, rescore_multiplier=m, k=k,
+        q,
+        d,
+        data["qids"],
+        data["dids"],
+        "binary",
+        rescore=True,
+        rescore_multiplier=m,
+        k=k,
         backend="numpy",
     )
     candidates = reference_top_k(-hamming_reference(q, d), k * m)
@@ -246,12 +248,23 @@ def test_binary_rescore_ranks_like_sentence_transformers(data) -> None:
 
     q, d, k, m = data["queries"], data["docs"], 10, 3
     run = quantized_search(
-        q, d, data["qids"], data["dids"], "binary", rescore=True, rescore_multiplier=m, k=k,
+        q,
+        d,
+        data["qids"],
+        data["dids"],
+        "binary",
+        rescore=True,
+        rescore_multiplier=m,
+        k=k,
         backend="faiss",
     )
     hits, _ = semantic_search_faiss(
-        q, quantize_embeddings(d, "ubinary"), corpus_precision="ubinary", top_k=k,
-        rescore=True, rescore_multiplier=m,
+        q,
+        quantize_embeddings(d, "ubinary"),
+        corpus_precision="ubinary",
+        top_k=k,
+        rescore=True,
+        rescore_multiplier=m,
     )
     for i, qid in enumerate(data["qids"]):
         assert ranked(run, qid) == [f"d{h['corpus_id']}" for h in hits[i]]
@@ -263,8 +276,15 @@ def test_binary_rescore_ranks_like_sentence_transformers(data) -> None:
 def test_int8_rescore_matches_manual_computation(data) -> None:
     q, d, cal, k, m = data["queries"], data["docs"], data["calibration"], 10, 4
     run = quantized_search(
-        q, d, data["qids"], data["dids"], "int8", calibration_embeddings=cal, rescore=True,
-        rescore_multiplier=m, k=k,
+        q,
+        d,
+        data["qids"],
+        data["dids"],
+        "int8",
+        calibration_embeddings=cal,
+        rescore=True,
+        rescore_multiplier=m,
+        k=k,
     )
     lo, hi = cal.min(0).astype(np.float64), cal.max(0).astype(np.float64)
     codes_q, codes_d = int8_reference(q, lo, hi), int8_reference(d, lo, hi)
@@ -519,15 +539,25 @@ def test_minilm_binary_rescore_keeps_the_float_top_1() -> None:
     query_emb = model.encode(qs, normalize_embeddings=True)
     assert doc_emb.shape == (40, 384)
 
-    exact = quantized_search(query_emb, doc_emb, qids, dids, "float32", k=10)
-    rescored = quantized_search(query_emb, doc_emb, qids, dids, "binary", k=10, rescore=True)
+    # k=5 with 2x oversampling: the binary stage keeps 10 of the 40 documents
+    exact = quantized_search(query_emb, doc_emb, qids, dids, "float32", k=5)
+    binary = quantized_search(query_emb, doc_emb, qids, dids, "binary", k=5)
+    rescored = quantized_search(
+        query_emb, doc_emb, qids, dids, "binary", k=5, rescore=True, rescore_multiplier=2
+    )
     same_top1 = sum(ranked(exact, q)[0] == ranked(rescored, q)[0] for q in qids)
-    # measured: 15 of the 16 queries keep their float32 top-1 (one swaps two near-ties)
-    assert same_top1 >= 14
+    assert same_top1 >= 13  # measured: 14 of the 16 queries keep their float32 top-1
+
+    def overlap_with_exact(run: dict) -> float:
+        return float(np.mean([len(set(run[q]) & set(exact[q])) / 5 for q in qids]))
+
+    # measured: 0.800 of the float32 top-5 without rescoring, 0.838 with
+    assert overlap_with_exact(rescored) > overlap_with_exact(binary) >= 0.75
 
     table = compare_precisions(query_emb, doc_emb, qids, dids, qrels, ndcg_at_10, doc_emb, k=10)
-    # measured: float32 0.889, int8 0.887, binary 0.823, binary+rescore 0.876
-    assert table.loc["float32", "nDCG@10"] > 0.8
-    assert table.loc["int8+rescore", "retention"] > 0.97
-    assert table.loc["binary+rescore", "retention"] > 0.95
-    assert table.loc["binary+rescore", "nDCG@10"] >= table.loc["binary", "nDCG@10"]
+    # measured nDCG@10: float32 0.894, int8 0.899, int8+rescore 0.895, binary 0.853,
+    # binary+rescore 0.880 (retention 0.98)
+    assert table.loc["float32", "nDCG@10"] > 0.85
+    assert table.loc["int8+rescore", "retention"] > 0.98
+    assert table.loc["binary+rescore", "retention"] > 0.96
+    assert table.loc["binary+rescore", "nDCG@10"] > table.loc["binary", "nDCG@10"]

@@ -14,9 +14,34 @@ from __future__ import annotations
 from embedlab import checks
 from embedlab._paths import cache_dir
 from embedlab._validate import check_texts
+from embedlab.cache import (
+    CacheStats,
+    EmbeddingCache,
+    EmbeddingSpec,
+    IncrementalIndex,
+    UpdateReport,
+    cached_encode,
+    model_encoder,
+)
 from embedlab.catalog import CATALOG, COURSE_MODELS, ModelSpec, catalog_table, get_spec
+from embedlab.datasets import (
+    BeirDataset,
+    course_retrieval_path,
+    hard_negative_pairs,
+    load_beir,
+    load_course_retrieval,
+    load_sentences,
+    paraphrase_pairs,
+)
 from embedlab.device import device_info, pick_device
-from embedlab.embeddings import Embeddings, embed, is_normalized, model_name_of, normalize
+from embedlab.embeddings import (
+    Embeddings,
+    embed,
+    is_normalized,
+    model_name_of,
+    normalize,
+    without_normalize,
+)
 from embedlab.errors import (
     APIKeyError,
     CacheError,
@@ -29,6 +54,25 @@ from embedlab.errors import (
     UnknownModelError,
 )
 from embedlab.loading import hub_reachable, load_model, model_info
+from embedlab.openai_backend import (
+    PRICES_AS_OF,
+    CostEstimate,
+    OpenAIEmbedder,
+    OpenAIRequestError,
+    estimate_cost,
+    openai_available,
+    skip_unless_openai,
+)
+from embedlab.retrieval import (
+    RetrievalScores,
+    evaluate_model,
+    evaluate_run,
+    paired_bootstrap,
+    paired_permutation_test,
+    precision_recall_curve,
+    search,
+    wins_losses,
+)
 from embedlab.similarity import (
     check_compatible,
     rank_agreement,
@@ -55,12 +99,21 @@ __all__ = [
     "pick_device",
     "device_info",
     "cache_dir",
+    # datasets.py
+    "load_sentences",
+    "paraphrase_pairs",
+    "hard_negative_pairs",
+    "BeirDataset",
+    "load_beir",
+    "load_course_retrieval",
+    "course_retrieval_path",
     # embeddings.py, similarity.py
     "Embeddings",
     "embed",
     "normalize",
     "is_normalized",
     "model_name_of",
+    "without_normalize",
     "check_texts",
     "similarity",
     "check_compatible",
@@ -68,6 +121,31 @@ __all__ = [
     "rank_agreement",
     "top_pairs",
     "upper_triangle",
+    # cache.py
+    "EmbeddingCache",
+    "EmbeddingSpec",
+    "CacheStats",
+    "cached_encode",
+    "model_encoder",
+    "IncrementalIndex",
+    "UpdateReport",
+    # retrieval.py
+    "search",
+    "evaluate_run",
+    "evaluate_model",
+    "RetrievalScores",
+    "precision_recall_curve",
+    "paired_bootstrap",
+    "paired_permutation_test",
+    "wins_losses",
+    # openai_backend.py
+    "OpenAIEmbedder",
+    "OpenAIRequestError",
+    "CostEstimate",
+    "estimate_cost",
+    "openai_available",
+    "skip_unless_openai",
+    "PRICES_AS_OF",
     # timing.py
     "measure_latency",
     "measure_throughput",

@@ -254,7 +254,7 @@ def catalog_table(names: list[str] | None = None) -> pd.DataFrame:
                 "kind": spec.kind,
                 "dims": spec.dims,
                 "params (M)": spec.params_m,
-                "max_tokens": spec.max_tokens,
+                "max_tokens": spec.max_tokens if spec.max_tokens else "no limit",
                 "query prompt": repr(spec.query_prompt) if spec.query_prompt else "",
                 "document prompt": repr(spec.document_prompt) if spec.document_prompt else "",
                 "licence": spec.licence,

