@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from embedlab.cache import (
     SCHEMA_VERSION,
     CacheStats,

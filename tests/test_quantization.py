@@ -11,9 +11,10 @@ import doctest
 import os
 import warnings
 
-import embedlab.quantization as quantization
 import numpy as np
 import pytest
+
+import embedlab.quantization as quantization
 from embedlab.errors import IncompatibleEmbeddingsError, InvalidInputError, NotNormalizedError
 from embedlab.quantization import (
     calibration_ranges,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import pytrec_eval
+
 from embedlab.errors import (
     DatasetFormatError,
     IncompatibleEmbeddingsError,

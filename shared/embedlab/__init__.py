@@ -63,6 +63,15 @@ from embedlab.openai_backend import (
     openai_available,
     skip_unless_openai,
 )
+from embedlab.quantization import (
+    calibration_ranges,
+    compare_precisions,
+    compare_truncation,
+    memory_footprint,
+    quantize,
+    quantized_search,
+    truncate_and_normalize,
+)
 from embedlab.retrieval import (
     RetrievalScores,
     evaluate_model,
@@ -129,6 +138,14 @@ __all__ = [
     "model_encoder",
     "IncrementalIndex",
     "UpdateReport",
+    # quantization.py
+    "memory_footprint",
+    "calibration_ranges",
+    "quantize",
+    "quantized_search",
+    "truncate_and_normalize",
+    "compare_precisions",
+    "compare_truncation",
     # retrieval.py
     "search",
     "evaluate_run",
