@@ -167,3 +167,28 @@ def test_knee():
 
     sweep = pd.DataFrame({"texts_per_s": [10, 50, 95, 100]}, index=[1, 8, 32, 128])
     assert embedlab.knee(sweep) == 32
+
+
+def test_embed_with_cache_encodes_only_misses(minilm, tmp_path, monkeypatch):
+    cache = embedlab.EmbeddingCache(tmp_path / "c.sqlite")
+    first = embedlab.embed(minilm, ["alpha", "beta"], cache=cache)
+    calls: list[list[str]] = []
+    real = minilm.encode_document
+
+    def counting(texts, **kw):
+        calls.append(list(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(minilm, "encode_document", counting)
+    again = embedlab.embed(minilm, ["beta", "alpha", "gamma"], cache=cache)
+    assert calls == [["gamma"]]  # only the new text is encoded
+    np.testing.assert_allclose(np.asarray(again[:2]), np.asarray(first[::-1]), atol=1e-6)
+    assert again.model == "all-MiniLM-L6-v2"
+    # a query (other prompt) is a different key: nothing stale comes back
+    embedlab.embed(minilm, ["alpha"], kind="query", cache=cache)
+    assert cache.stats().entries == 4
+
+
+def test_embed_bad_cache_argument(minilm):
+    with pytest.raises(embedlab.InvalidInputError, match="cache must be an EmbeddingCache"):
+        embedlab.embed(minilm, ["x"], cache="yes")

@@ -144,6 +144,90 @@ def _default_progress(n: int) -> bool:
     return n >= 2000 and not quiet
 
 
+def _encode_with_oom_retry(
+    method: Any,
+    items: list[str],
+    batch_size: int,
+    normalize: bool,
+    show_progress_bar: bool,
+    encode_kwargs: dict[str, Any],
+) -> np.ndarray:
+    """Call ``method``; on a CUDA out-of-memory error halve the batch size and retry."""
+    size = batch_size
+    while True:
+        try:
+            return method(
+                items,
+                batch_size=size,
+                normalize_embeddings=normalize,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress_bar,
+                **encode_kwargs,
+            )
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise
+            if size == 1:
+                raise InvalidInputError(
+                    "the GPU ran out of memory even with batch_size=1. Use a smaller model, "
+                    "shorter texts, or device='cpu'."
+                ) from exc
+            new = max(1, size // 2)
+            warnings.warn(
+                f"GPU out of memory at batch_size={size}; retrying with batch_size={new}.",
+                stacklevel=4,
+            )
+            size = new
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+            except ImportError:  # pragma: no cover
+                pass
+
+
+_DEFAULT_CACHE: Any = None
+
+
+def _cached(
+    model: Any,
+    kind: str | None,
+    normalize: bool,
+    encode: Any,
+    items: list[str],
+    cache: Any,
+    encode_kwargs: dict[str, Any],
+) -> np.ndarray:
+    """Encode through an :class:`~embedlab.cache.EmbeddingCache` (only the misses are encoded)."""
+    from embedlab.cache import EmbeddingCache, EmbeddingSpec, cached_encode
+
+    global _DEFAULT_CACHE
+    if cache is True:
+        if _DEFAULT_CACHE is None:
+            _DEFAULT_CACHE = EmbeddingCache()
+        cache = _DEFAULT_CACHE
+    if not isinstance(cache, EmbeddingCache):
+        raise InvalidInputError(
+            f"cache must be an EmbeddingCache, True or None, got {type(cache).__name__}."
+        )
+    if "prompt" in encode_kwargs or "prompt_name" in encode_kwargs:
+        raise InvalidInputError(
+            "cache= cannot be combined with a custom prompt: use kind='query'/'document'."
+        )
+    info = getattr(model, "embedlab_info", None) or {}
+    spec = EmbeddingSpec.from_model(
+        model,
+        kind,
+        normalize=normalize,
+        truncate_dim=encode_kwargs.get("truncate_dim"),
+        precision=encode_kwargs.get("precision", "float32"),
+        model_id=model_name_of(model),
+        revision=info.get("weights_sha256") or None,
+    )
+    return cached_encode(encode, items, spec, cache)
+
+
 def embed(
     model: Any,
     texts: str | Sequence[str],
@@ -152,6 +236,7 @@ def embed(
     batch_size: int = 32,
     normalize: bool = True,
     show_progress_bar: bool | None = None,
+    cache: Any = None,
     **encode_kwargs: Any,
 ) -> Embeddings:
     """Encode texts with the model's own prompts and return tagged, normalised vectors.
@@ -169,6 +254,9 @@ def embed(
         batch_size: Texts per forward pass (a positive integer).
         normalize: Scale every vector to unit length (needed for dot product = cosine).
         show_progress_bar: ``None`` shows one for long encodes, never when ``$CI`` is set.
+        cache: An :class:`embedlab.EmbeddingCache`, or ``True`` for the default on-disk
+            cache: texts already embedded with the same model, prompt and settings are
+            read back instead of encoded. ``None`` (default) encodes everything.
         **encode_kwargs: Passed on to the model's encode method.
 
     Returns:
@@ -206,39 +294,16 @@ def embed(
         )
     if show_progress_bar is None:
         show_progress_bar = _default_progress(len(items))
-    size = batch_size
-    while True:
-        try:
-            vectors = method(
-                items,
-                batch_size=size,
-                normalize_embeddings=normalize,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress_bar,
-                **encode_kwargs,
-            )
-            break
-        except Exception as exc:
-            if not _is_oom(exc):
-                raise
-            if size == 1:
-                raise InvalidInputError(
-                    "the GPU ran out of memory even with batch_size=1. Use a smaller model, "
-                    "shorter texts, or device='cpu'."
-                ) from exc
-            new = max(1, size // 2)
-            warnings.warn(
-                f"GPU out of memory at batch_size={size}; retrying with batch_size={new}.",
-                stacklevel=2,
-            )
-            size = new
-            try:
-                import torch
 
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-            except ImportError:  # pragma: no cover
-                pass
+    def encode(batch: list[str]) -> np.ndarray:
+        return _encode_with_oom_retry(
+            method, batch, batch_size, normalize, show_progress_bar, encode_kwargs
+        )
+
+    if cache is None or cache is False:
+        vectors = encode(items)
+    else:
+        vectors = _cached(model, kind, normalize, encode, items, cache, encode_kwargs)
     # float32 always: static models store float16 weights, API models return float64
     return Embeddings(np.asarray(vectors, dtype=np.float32), model_name_of(model), kind, normalize)
 
