@@ -33,6 +33,15 @@ from embedlab.datasets import (
     load_sentences,
     paraphrase_pairs,
 )
+from embedlab.decision import (
+    DEFAULT_RULE,
+    CachedModel,
+    DecisionRecord,
+    api_costs,
+    decision_record,
+    model_table,
+    query_metadata,
+)
 from embedlab.device import device_info, pick_device
 from embedlab.embeddings import (
     Embeddings,
@@ -116,6 +125,14 @@ __all__ = [
     "load_beir",
     "load_course_retrieval",
     "course_retrieval_path",
+    "query_metadata",
+    # decision.py
+    "CachedModel",
+    "model_table",
+    "api_costs",
+    "DecisionRecord",
+    "decision_record",
+    "DEFAULT_RULE",
     # embeddings.py, similarity.py
     "Embeddings",
     "embed",

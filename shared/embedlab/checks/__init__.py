@@ -5,7 +5,7 @@ Each check accepts any correct answer and explains what is wrong with a wrong on
 
 from __future__ import annotations
 
-from embedlab.checks import lab1
+from embedlab.checks import lab1, lab2
 from embedlab.checks._result import CheckResult
 
-__all__ = ["CheckResult", "lab1"]
+__all__ = ["CheckResult", "lab1", "lab2"]
