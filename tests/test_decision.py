@@ -269,7 +269,7 @@ def test_record_fields_and_markdown(measured, tmp_path: Path):
         "0.700",
         "12.0",
         "160 (batch 32)",
-        "1.54 GB",
+        "1.536 GB",
         "48 MB",
         PRICES_AS_OF,
         "text-embedding-3-small",

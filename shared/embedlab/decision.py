@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from embedlab.errors import DatasetFormatError, InvalidInputError
+from embedlab.quantization import _human_bytes
 
 __all__ = [
     "DEFAULT_RULE",
@@ -370,15 +371,6 @@ def api_costs(texts: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- the record
-
-
-def _human_bytes(n: float) -> str:
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            break
-        value /= 1000
-    return f"{value:.3g} {unit}"
 
 
 def _package_version() -> str:
