@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run-solutions labs check-labs lint format test test-fast bench bench-smoke clean
+.PHONY: help setup lab run-solutions solutions labs check-labs lint format test test-fast bench bench-smoke clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -41,6 +41,12 @@ lab: setup ## Set up, then open the labs in JupyterLab
 run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
 	mkdir -p outputs/executed
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir outputs/executed solutions/*.ipynb
+
+solutions: setup ## Re-execute solutions/ in place (the outputs nbval checks), then regenerate labs/
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.record_timing=False solutions/*.ipynb
+	rm -rf solutions/outputs
+	$(BIN)/python tools/make_labs.py
 
 labs: setup ## Regenerate labs/ from solutions/ (solutions are the source)
 	$(BIN)/python tools/make_labs.py

@@ -117,13 +117,15 @@ def model_name_of(model: Any) -> str:
 def _count_truncated(model: Any, texts: Sequence[str]) -> tuple[int, int | None]:
     """How many texts are longer than the model reads (cheap: only long texts are tokenised)."""
     limit = getattr(model, "max_seq_length", None)
-    tokenizer = getattr(model, "tokenizer", None)
-    if not limit or tokenizer is None or limit > 100_000:
+    if not limit or limit > 100_000:
         return 0, None
     # a token covers at least one character, so shorter texts cannot overflow
-    long_texts = [t for t in texts if len(t) > limit - 2]
-    if not long_texts:
+    if max(map(len, texts)) <= limit - 2:
         return 0, limit
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        return 0, None
+    long_texts = [t for t in texts if len(t) > limit - 2]
     lengths = tokenizer(long_texts, add_special_tokens=True, truncation=False)["input_ids"]
     return sum(len(ids) > limit for ids in lengths), limit
 

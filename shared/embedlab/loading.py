@@ -192,6 +192,7 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
     else:
         folder, source = _resolve(name, spec, **kwargs)
 
+    import torch
     from sentence_transformers import SentenceTransformer
 
     load_kwargs = {**(spec.load_kwargs if spec else {}), **kwargs}
@@ -199,6 +200,12 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
     prompts = load_kwargs.pop("prompts", None)
     with _quiet_loading():
         model = SentenceTransformer(str(folder), device=dev, local_files_only=True, **load_kwargs)
+    if not str(model.device).startswith(("cuda", "mps")) and any(
+        p.dtype in (torch.float16, torch.bfloat16) for p in model.parameters()
+    ):
+        # half-precision weights (the static model stores float16) are slower on a CPU and
+        # return float16 vectors: compute in float32 there
+        model.float()
     if prompts is not None:
         model.prompts = dict(prompts)
     elif spec is not None and (spec.query_prompt or spec.document_prompt):
