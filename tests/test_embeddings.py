@@ -55,7 +55,7 @@ def test_dimension_mismatch_raises():
         ("   ", "empty or whitespace"),
         (None, "is None"),
         (["ok", None], r"texts\[1\] is None"),
-        (["ok", 3], r"texts\[1\] is a int"),
+        (["ok", 3], r"texts\[1\] is not a string but int"),
         (b"bytes", "bytes"),
         (42, "must be a string or a list"),
     ],
@@ -192,3 +192,16 @@ def test_embed_with_cache_encodes_only_misses(minilm, tmp_path, monkeypatch):
 def test_embed_bad_cache_argument(minilm):
     with pytest.raises(embedlab.InvalidInputError, match="cache must be an EmbeddingCache"):
         embedlab.embed(minilm, ["x"], cache="yes")
+
+
+def test_cache_key_includes_compute_dtype(minilm):
+    """The same weights computed in float16 give other vectors: never a stale hit."""
+    import copy
+
+    half = copy.deepcopy(minilm).half()
+    revision = "weights-sha"
+    spec32 = embedlab.EmbeddingSpec.from_model(minilm, "document", revision=revision)
+    spec16 = embedlab.EmbeddingSpec.from_model(half, "document", revision=revision)
+    assert spec32.revision.endswith("compute=float32")
+    assert spec16.revision.endswith("compute=float16")
+    assert spec32.key("hello") != spec16.key("hello")

@@ -54,7 +54,7 @@ def check_texts(texts: str | Iterable[str] | None, *, what: str = "texts") -> li
             )
         if not isinstance(item, str):
             raise InvalidInputError(
-                f"{where} is a {type(item).__name__} ({item!r:.40}), not a string. "
+                f"{where} is not a string but {type(item).__name__} ({item!r:.40}). "
                 "Convert it with str() or remove it."
             )
         if not item.strip():

@@ -275,6 +275,9 @@ class EmbeddingSpec:
             )
         if revision is None:
             revision = "weights:" + _weights_fingerprint(model)
+        dtype = _compute_dtype(model)
+        if dtype:  # the same weights computed in float16 and float32 give other vectors
+            revision = f"{revision};compute={dtype}"
         if truncate_dim is None:
             truncate_dim = getattr(model, "truncate_dim", None)
         return cls(
@@ -285,6 +288,18 @@ class EmbeddingSpec:
             truncate_dim=truncate_dim,
             precision=precision,
         )
+
+
+def _compute_dtype(model: Any) -> str | None:
+    """The dtype the model computes in (``"float32"``...), or ``None`` if it has no tensors."""
+    parameters = getattr(model, "parameters", None)
+    if parameters is None:
+        return None
+    try:
+        first = next(iter(parameters()))
+    except (StopIteration, TypeError):
+        return None
+    return str(first.dtype).replace("torch.", "")
 
 
 def _weights_fingerprint(model: Any) -> str:

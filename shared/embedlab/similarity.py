@@ -125,7 +125,9 @@ def top_pairs(matrix: np.ndarray, texts: list[str], k: int = 5):
 
     m = np.asarray(matrix)
     i, j = np.triu_indices(len(m), k=1)
-    order = np.argsort(-m[i, j], kind="stable")[:k]
+    # rank by score rounded to 4 decimals, then by position: pairs whose scores differ only
+    # by floating-point noise (1e-7) keep the same order on every machine and run
+    order = np.lexsort((np.arange(len(i)), -np.round(m[i, j].astype(np.float64), 4)))[:k]
     return pd.DataFrame(
         {
             "score": m[i[order], j[order]],
