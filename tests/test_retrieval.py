@@ -125,10 +125,10 @@ def fake_dataset(duplicate_docs=False):
     rng = np.random.default_rng(1)
     corpus = {f"doc{i}": {"title": f"T{i}", "text": f"text {i}"} for i in range(15)}
     queries = {f"q{i}": f"question {i}" for i in range(6)}
-    vectors = {f"T{i} text {i}": rng.normal(size=8) for i in range(15)}
+    vectors = {f"T{i}. text {i}": rng.normal(size=8) for i in range(15)}
     for i in range(6):  # query i is close to doc i and doc i+6
         vectors[f"question {i}"] = (
-            vectors[f"T{i} text {i}"] + 0.8 * vectors[f"T{i + 6} text {i + 6}"]
+            vectors[f"T{i}. text {i}"] + 0.8 * vectors[f"T{i + 6}. text {i + 6}"]
         )
     if duplicate_docs:  # doc12 is a copy of doc0: exact tie, the two libraries order it apart
         corpus["doc12"] = {"title": "T0", "text": "text 0"}
@@ -342,7 +342,7 @@ def test_evaluate_model_uses_query_and_document_encoders():
         s = evaluate_model(model, dataset, ks=(1, 3), k=12, name="fake")
     kinds = [c[0] for c in model.calls]
     assert kinds == ["query", "document"]  # each side encoded exactly once
-    assert model.calls[1][1][0] == "T0 text 0"  # title + " " + text
+    assert model.calls[1][1][0] == "T0. text 0"  # join_title(title, text)
     assert all(c[2]["normalize_embeddings"] for c in model.calls)
     assert s.name == "fake" and isinstance(s, RetrievalScores)
     assert s.query_embeddings.shape == (6, 8) and s.doc_embeddings.shape == (15, 8)

@@ -172,6 +172,22 @@ def hard_negative_pairs(df: pd.DataFrame | None = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- BEIR format
 
 
+def join_title(title: str | None, text: str | None) -> str:
+    """The text to embed for a document: its title and body as one sentence sequence.
+
+    Example:
+        >>> join_title("Wi-Fi", "Restart it."), join_title("Why?", "Because.")
+        ('Wi-Fi. Restart it.', 'Why? Because.')
+    """
+    title, text = (title or "").strip(), (text or "").strip()
+    if not title:
+        return text
+    if not text:
+        return title
+    sep = " " if title[-1] in ".?!:;" else ". "
+    return f"{title}{sep}{text}"
+
+
 @dataclass(frozen=True)
 class BeirDataset:
     """A retrieval test set in BEIR format, loaded by :func:`load_beir`.
@@ -219,16 +235,9 @@ class BeirDataset:
             >>> ds.doc_texts()
             ['Wi-Fi. Restart it.']
         """
-        out = []
-        for doc in self.corpus.values():
-            title, text = doc.get("title", "").strip(), doc.get("text", "")
-            if not title:
-                out.append(text)
-            elif not text.strip():
-                out.append(title)
-            else:
-                out.append(f"{title}. {text}")
-        return out
+        return [
+            join_title(doc.get("title", ""), doc.get("text", "")) for doc in self.corpus.values()
+        ]
 
     def query_texts(self) -> list[str]:
         """Return the text of every query, aligned with :attr:`query_ids`."""

@@ -35,6 +35,7 @@ from sentence_transformers import util
 from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
 from embedlab._validate import check_texts
+from embedlab.datasets import join_title
 from embedlab.errors import DatasetFormatError, IncompatibleEmbeddingsError, InvalidInputError
 
 __all__ = [
@@ -550,7 +551,7 @@ def _doc_text(doc: Any, doc_id: str) -> str:
     if isinstance(doc, str):
         text = doc
     elif isinstance(doc, Mapping):
-        text = f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
+        text = join_title(doc.get("title"), doc.get("text"))
     else:
         raise DatasetFormatError(
             f"corpus[{doc_id!r}] is a {type(doc).__name__}; expected a dict with 'title' and "
@@ -575,8 +576,9 @@ def evaluate_model(
 ) -> RetrievalScores:
     """Encode a BEIR-style dataset with a model, retrieve, and score the ranking.
 
-    Steps: queries go through ``model.encode_query`` and documents (``title + " " + text``)
-    through ``model.encode_document``, so the model's own query/document prompts are used;
+    Steps: queries go through ``model.encode_query`` and documents (title and text joined
+    by :func:`embedlab.datasets.join_title`) through ``model.encode_document``, so the
+    model's own query/document prompts are used;
     vectors are normalised to unit length. :func:`search` builds a run of depth ``k`` (cosine),
     :func:`evaluate_run` scores it with ``trec_eval`` (graded nDCG@10, per query), and
     sentence-transformers' ``InformationRetrievalEvaluator`` is run on the *same* embeddings
