@@ -8,17 +8,13 @@ committed ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the repository
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import run as bench  # noqa: E402
-from benchmarks.common import Summary, interleaved  # noqa: E402
+# `benchmarks` is a top-level folder of the repository, importable because pytest's
+# `pythonpath = ["."]` (pyproject.toml) puts the repository root on the path.
+from benchmarks import run as bench
+from benchmarks.common import Summary, interleaved
 
 SECTIONS = (
     "## Machine",
