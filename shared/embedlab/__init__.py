@@ -1,206 +1,102 @@
-"""embedlab: helpers for the "Embeddings Deep Dive" course labs.
+"""embedlab: the plumbing of the "Embeddings Deep Dive" course.
 
-Example:
-    >>> import embedlab
-    >>> model = embedlab.load_model("all-MiniLM-L6-v2")
-    >>> vectors = embedlab.embed(model, ["Where is my parcel?", "Track my order"])
-    >>> embedlab.similarity(vectors).round(2)
-    # array([[1.  , 0.62],
-    #        [0.62, 1.  ]], dtype=float32)
+Offline model loading, the course data, checks for the exercises, plots and an embedding
+cache. The labs teach sentence-transformers, NumPy and scikit-learn themselves; this package
+only does what they would make you repeat. Names load lazily: ``import embedlab`` is fast
+and imports neither torch nor sentence-transformers until a model is needed.
+
+>>> import embedlab
+>>> embedlab.COURSE_MODELS
+('all-MiniLM-L6-v2', 'all-mpnet-base-v2', 'static-MiniLM-L6-v2-256d')
 """
 
 from __future__ import annotations
 
-from embedlab import checks
-from embedlab._paths import cache_dir
-from embedlab._validate import check_texts
-from embedlab.cache import (
-    CacheStats,
-    EmbeddingCache,
-    EmbeddingSpec,
-    IncrementalIndex,
-    UpdateReport,
-    cached_encode,
-    model_encoder,
-)
-from embedlab.catalog import CATALOG, COURSE_MODELS, ModelSpec, catalog_table, get_spec
-from embedlab.datasets import (
-    BeirDataset,
-    course_retrieval_path,
-    hard_negative_pairs,
-    load_beir,
-    load_course_retrieval,
-    load_sentences,
-    paraphrase_pairs,
-)
-from embedlab.decision import (
-    DEFAULT_RULE,
-    CachedModel,
-    DecisionRecord,
-    api_costs,
-    decision_record,
-    model_table,
-    query_metadata,
-)
-from embedlab.device import device_info, pick_device
-from embedlab.embeddings import (
-    Embeddings,
-    embed,
-    is_normalized,
-    model_name_of,
-    normalize,
-    without_normalize,
-)
-from embedlab.errors import (
-    APIKeyError,
-    CacheError,
-    DatasetFormatError,
-    EmbedlabError,
-    IncompatibleEmbeddingsError,
-    InvalidInputError,
-    ModelNotAvailableError,
-    NotNormalizedError,
-    UnknownModelError,
-)
-from embedlab.loading import hub_reachable, load_model, model_info
-from embedlab.openai_backend import (
-    PRICES_AS_OF,
-    CostEstimate,
-    OpenAIEmbedder,
-    OpenAIRequestError,
-    estimate_cost,
-    openai_available,
-    skip_unless_openai,
-)
-from embedlab.quantization import (
-    calibration_ranges,
-    compare_precisions,
-    compare_truncation,
-    memory_footprint,
-    quantize,
-    quantized_search,
-    truncate_and_normalize,
-)
-from embedlab.retrieval import (
-    RetrievalScores,
-    evaluate_model,
-    evaluate_run,
-    paired_bootstrap,
-    paired_permutation_test,
-    precision_recall_curve,
-    search,
-    wins_losses,
-)
-from embedlab.similarity import (
-    check_compatible,
-    rank_agreement,
-    require_normalized,
-    similarity,
-    top_pairs,
-    upper_triangle,
-)
-from embedlab.timing import batch_sweep, knee, measure_latency, measure_throughput, percentiles
-from embedlab.viz import default_perplexity, plot_similarity_heatmaps, plot_tsne, tsne_2d
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    # loading.py, catalog.py, device.py
-    "load_model",
-    "model_info",
-    "hub_reachable",
-    "CATALOG",
-    "COURSE_MODELS",
-    "ModelSpec",
-    "catalog_table",
-    "get_spec",
-    "pick_device",
-    "device_info",
-    "cache_dir",
-    # datasets.py
-    "load_sentences",
-    "paraphrase_pairs",
-    "hard_negative_pairs",
-    "BeirDataset",
-    "load_beir",
-    "load_course_retrieval",
-    "course_retrieval_path",
-    "query_metadata",
-    # decision.py
-    "CachedModel",
-    "model_table",
-    "api_costs",
-    "DecisionRecord",
-    "decision_record",
-    "DEFAULT_RULE",
-    # embeddings.py, similarity.py
-    "Embeddings",
-    "embed",
-    "normalize",
-    "is_normalized",
-    "model_name_of",
-    "without_normalize",
-    "check_texts",
-    "similarity",
-    "check_compatible",
-    "require_normalized",
-    "rank_agreement",
-    "top_pairs",
-    "upper_triangle",
-    # cache.py
-    "EmbeddingCache",
-    "EmbeddingSpec",
-    "CacheStats",
-    "cached_encode",
-    "model_encoder",
-    "IncrementalIndex",
-    "UpdateReport",
-    # quantization.py
-    "memory_footprint",
-    "calibration_ranges",
-    "quantize",
-    "quantized_search",
-    "truncate_and_normalize",
-    "compare_precisions",
-    "compare_truncation",
-    # retrieval.py
-    "search",
-    "evaluate_run",
-    "evaluate_model",
-    "RetrievalScores",
-    "precision_recall_curve",
-    "paired_bootstrap",
-    "paired_permutation_test",
-    "wins_losses",
-    # openai_backend.py
-    "OpenAIEmbedder",
-    "OpenAIRequestError",
-    "CostEstimate",
-    "estimate_cost",
-    "openai_available",
-    "skip_unless_openai",
-    "PRICES_AS_OF",
-    # timing.py
-    "measure_latency",
-    "measure_throughput",
-    "batch_sweep",
-    "knee",
-    "percentiles",
-    # viz.py
-    "plot_similarity_heatmaps",
-    "plot_tsne",
-    "tsne_2d",
-    "default_perplexity",
+_EXPORTS = {
+    # models.py: load any course model, online or offline
+    "load_model": "models", "model_info": "models", "catalog_table": "models",
+    "COURSE_MODELS": "models", "device_info": "models",
+    # embeddings.py: tagged vectors, compared safely
+    "embed": "embeddings", "Embeddings": "embeddings", "normalize": "embeddings",
+    "similarity": "embeddings",
+    # cache.py: one disk cache, incremental indexing
+    "EmbeddingCache": "cache", "IncrementalIndex": "cache",
+    # data.py: Lab 1 sentences, BEIR retrieval sets
+    "load_sentences": "data", "sentence_pairs": "data", "load_beir": "data",
+    "load_course_retrieval": "data",
+    # retrieval.py: search, trec_eval metrics, significance
+    "search": "retrieval", "evaluate_run": "retrieval", "evaluate_model": "retrieval",
+    "paired_bootstrap": "retrieval",
+    # timing.py: latency and throughput
+    "measure_latency": "timing", "batch_sweep": "timing", "knee": "timing",
+    # quantization.py: smaller indexes
+    "quantized_search": "quantization", "truncate_and_normalize": "quantization",
+    "memory_footprint": "quantization",
+    # openai_api.py: optional API models
+    "skip_unless_openai": "openai_api",
     # errors.py
-    "EmbedlabError",
-    "InvalidInputError",
-    "UnknownModelError",
-    "ModelNotAvailableError",
-    "IncompatibleEmbeddingsError",
-    "NotNormalizedError",
-    "DatasetFormatError",
-    "CacheError",
-    "APIKeyError",
-    # checks/
-    "checks",
-]
+    "EmbedlabError": "errors", "InvalidInputError": "errors", "ModelNotAvailableError": "errors",
+    "IncompatibleEmbeddingsError": "errors", "NotNormalizedError": "errors",
+}  # fmt: skip
+_MODULES = ("checks", "plots", "playground", "lab2", "models", "embeddings", "cache", "data",
+            "retrieval", "timing", "quantization", "openai_api", "errors")  # fmt: skip
+__all__ = [*_EXPORTS, "checks", "plots"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"embedlab.{_EXPORTS[name]}"), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"embedlab.{name}")
+    else:
+        raise AttributeError(f"module 'embedlab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily
+    from embedlab import checks, plots
+    from embedlab.cache import EmbeddingCache, IncrementalIndex
+    from embedlab.data import (
+        load_beir,
+        load_course_retrieval,
+        load_sentences,
+        sentence_pairs,
+    )
+    from embedlab.embeddings import Embeddings, embed, normalize, similarity
+    from embedlab.errors import (
+        EmbedlabError,
+        IncompatibleEmbeddingsError,
+        InvalidInputError,
+        ModelNotAvailableError,
+        NotNormalizedError,
+    )
+    from embedlab.models import (
+        COURSE_MODELS,
+        catalog_table,
+        device_info,
+        load_model,
+        model_info,
+    )
+    from embedlab.openai_api import skip_unless_openai
+    from embedlab.quantization import (
+        memory_footprint,
+        quantized_search,
+        truncate_and_normalize,
+    )
+    from embedlab.retrieval import (
+        evaluate_model,
+        evaluate_run,
+        paired_bootstrap,
+        search,
+    )
+    from embedlab.timing import batch_sweep, knee, measure_latency

@@ -1,150 +1,91 @@
-"""Measure latency and throughput honestly: warm up first, repeat, report percentiles."""
+"""Measure speed honestly: warm up first, repeat, report percentiles, wait for the GPU."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from embedlab._validate import check_texts
-from embedlab.errors import InvalidInputError
-
-__all__ = ["measure_latency", "measure_throughput", "batch_sweep", "percentiles"]
+from embedlab.errors import check_texts, positive_int
 
 
-def _sync(model: Any) -> Callable[[], None]:
-    """A function that waits for queued GPU work (a no-op on CPU)."""
+def _sync(model: Any) -> None:
+    """Wait for queued GPU work, so a timing covers the computation (no-op on CPU)."""
     device = str(getattr(model, "device", "cpu"))
-    if device.startswith("cuda"):
+    if device.startswith(("cuda", "mps")):
         import torch
 
-        return torch.cuda.synchronize
-    if device.startswith("mps"):
-        import torch
-
-        return torch.mps.synchronize
-    return lambda: None
-
-
-def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
-    """p50, p95 and mean of latency samples in milliseconds.
-
-    Example:
-        >>> percentiles([10, 11, 12, 50])
-        {'p50_ms': 11.5, 'p95_ms': 44.3, 'mean_ms': 20.75, 'n': 4}
-    """
-    arr = np.asarray(samples_ms, dtype=float)
-    if arr.size == 0:
-        raise InvalidInputError("no latency samples: run at least one timed call.")
-    return {
-        "p50_ms": float(np.percentile(arr, 50)),
-        "p95_ms": float(np.percentile(arr, 95)),
-        "mean_ms": float(arr.mean()),
-        "n": int(arr.size),
-    }
+        (torch.cuda if device.startswith("cuda") else torch.mps).synchronize()
 
 
 def measure_latency(
-    model: Any, queries: Sequence[str], *, warmup: int = 5, repeats: int = 1
-) -> dict[str, float]:
-    """Single-query latency: encode one query at a time, as a search service would.
+    model: Any, queries: Sequence[str], *, warmup: int = 5
+) -> dict[str, Any]:
+    """Single-query latency, one ``encode_query`` call per query as a search box makes them.
 
-    Args:
-        model: A model with ``encode_query``.
-        queries: Texts to time, one call each (``repeats`` passes over them).
-        warmup: Untimed calls first (load kernels, fill caches).
-        repeats: Passes over ``queries``.
-
-    Returns:
-        ``{"p50_ms", "p95_ms", "mean_ms", "n"}``.
-
-    Example:
-        >>> measure_latency(model, ["where is my parcel?"] * 20)["p50_ms"]
-        # 7.9   (MiniLM on a 2-core CPU)
+    Returns ``p50_ms``, ``p95_ms`` and the raw ``samples_ms``.
     """
-    items = check_texts(queries, what="queries")
-    sync = _sync(model)
-    for text in items[: max(0, warmup)]:
-        model.encode_query([text], show_progress_bar=False)
-    sync()
+    items = check_texts(queries, "queries")
+    for text in items[:warmup]:
+        model.encode_query([text])
+    _sync(model)
     samples = []
-    for _ in range(max(1, repeats)):
-        for text in items:
-            start = time.perf_counter()
-            model.encode_query([text], show_progress_bar=False)
-            sync()
-            samples.append((time.perf_counter() - start) * 1000)
-    return percentiles(samples)
+    for text in items:
+        start = time.perf_counter()
+        model.encode_query([text])
+        _sync(model)
+        samples.append((time.perf_counter() - start) * 1000)
+    p50, p95 = np.percentile(samples, [50, 95])
+    return {"p50_ms": float(p50), "p95_ms": float(p95), "samples_ms": samples}
 
 
 def measure_throughput(
-    model: Any, texts: Sequence[str], *, batch_size: int = 32, repeats: int = 3, warmup: bool = True
-) -> dict[str, float]:
-    """Batch throughput in texts per second (median over ``repeats`` full passes).
-
-    Example:
-        >>> measure_throughput(model, sentences, batch_size=32)["texts_per_s"]
-        # 140.2   (MiniLM on a 2-core CPU)
-    """
+    model: Any, texts: Sequence[str], *, batch_size: int = 32, repeats: int = 3
+) -> float:
+    """Texts per second for ``encode_document`` at ``batch_size`` (median of ``repeats``)."""
     items = check_texts(texts)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    sync = _sync(model)
-    if warmup:
-        model.encode_document(
-            items[: batch_size * 2], batch_size=batch_size, show_progress_bar=False
-        )
-        sync()
+    positive_int(batch_size, "batch_size", "Try 32 on CPU, 128 on GPU.")
+    model.encode_document(items[: batch_size * 2], batch_size=batch_size)  # warm-up
+    _sync(model)
     seconds = []
-    for _ in range(max(1, repeats)):
+    for _ in range(positive_int(repeats, "repeats")):
         start = time.perf_counter()
-        model.encode_document(items, batch_size=batch_size, show_progress_bar=False)
-        sync()
+        model.encode_document(items, batch_size=batch_size)
+        _sync(model)
         seconds.append(time.perf_counter() - start)
-    best = float(np.median(seconds))
-    return {
-        "batch_size": batch_size,
-        "texts_per_s": len(items) / best,
-        "ms_per_text": best * 1000 / len(items),
-        "seconds": best,
-        "spread_s": float(np.max(seconds) - np.min(seconds)),
-    }
+    return len(items) / float(np.median(seconds))
 
 
 def batch_sweep(
     model: Any,
     texts: Sequence[str],
-    batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128),
+    batch_sizes: Sequence[int] = (1, 4, 16, 64),
     *,
-    repeats: int = 3,
+    repeats: int = 1,
 ) -> pd.DataFrame:
-    """Throughput and per-item latency for each batch size (warmed up, median of repeats).
+    """Throughput at each batch size, and how long a caller waits for a whole batch.
 
-    A batch's latency is the time a caller waits for its whole batch:
-    ``batch_latency_ms = batch_size * ms_per_text``.
-
-    Example:
-        >>> batch_sweep(model, sentences, (1, 32))[["texts_per_s"]]
-        #             texts_per_s
-        # batch_size
-        # 1                  47.0
-        # 32                142.0
+    Columns: ``texts_per_s``, ``ms_per_text`` and ``batch_latency_ms``.
     """
-    rows = []
+    rows = {}
     for bs in batch_sizes:
-        r = measure_throughput(model, texts, batch_size=int(bs), repeats=repeats)
-        r["batch_latency_ms"] = r["ms_per_text"] * min(int(bs), len(texts))
-        rows.append(r)
-    return pd.DataFrame(rows).set_index("batch_size")
+        rate = measure_throughput(model, texts, batch_size=bs, repeats=repeats)
+        rows[bs] = {
+            "texts_per_s": rate,
+            "ms_per_text": 1000 / rate,
+            "batch_latency_ms": 1000 * min(bs, len(texts)) / rate,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("batch_size")
 
 
 def knee(sweep: pd.DataFrame, fraction: float = 0.9) -> int:
-    """Smallest batch size reaching ``fraction`` of the best throughput in a sweep."""
-    best = sweep["texts_per_s"].max()
-    return int(sweep.index[sweep["texts_per_s"] >= fraction * best][0])
+    """The smallest batch size whose throughput reaches ``fraction`` of the sweep's best.
 
-
-__all__.append("knee")
+    >>> knee(pd.DataFrame({"texts_per_s": [40.0, 95.0, 100.0]}, index=[1, 8, 32]))
+    8
+    """
+    rate = sweep["texts_per_s"]
+    return int(rate.index[rate >= fraction * rate.max()][0])

@@ -1,11 +1,10 @@
-"""Exercise checks for the labs: ``embedlab.checks.lab1.step_a(...)`` and so on.
+"""Checks for the labs' exercises: ``checks.lab1.step_a(...)`` and so on.
 
-Each check accepts any correct answer and explains what is wrong with a wrong one.
+Each check accepts any correct answer, explains a wrong one, and ends a failure with how to
+get unstuck: ``checks.lab1.hint("a")``, then, as a last resort, ``checks.lab1.answer("a")``.
 """
 
-from __future__ import annotations
+from embedlab.checks import lab1, lab2, lab2x
+from embedlab.checks._core import CheckResult, ExerciseNotDone
 
-from embedlab.checks import lab1, lab2
-from embedlab.checks._result import CheckResult
-
-__all__ = ["CheckResult", "lab1", "lab2"]
+__all__ = ["CheckResult", "ExerciseNotDone", "lab1", "lab2", "lab2x"]

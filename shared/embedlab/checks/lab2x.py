@@ -1,0 +1,8 @@
+"""Checks for lab2x (being written)."""
+
+from __future__ import annotations
+
+from embedlab.checks._core import Lab
+
+_lab = Lab("lab2x", {})
+hint, answer, review, needs = _lab.hint, _lab.answer, _lab.review, _lab.needs
