@@ -80,11 +80,13 @@ def test_a_explains_mistakes(hard_query, static_scores, ds):
     res = lab2.step_a(sum(judged) / 10, r, rr, qid, run, qrels)
     assert not res and "grade 0 means judged NOT relevant" in res.message
     res = lab2.step_a(p, p, rr, qid, run, qrels)
-    assert not res and "r_at_10" in res.message and "you divided by 10" in res.message
+    assert not res and "r_at_10" in res.message and "You divided by 10" in res.message
     res = lab2.step_a(p, r, 1 / (judged.index(True) + 1), qid, run, qrels)
-    assert not res and "first judged document has grade 0" in res.message
+    assert not res and "The first judged document has grade 0" in res.message
     res = lab2.step_a(p, r, 1 / (1 / rr + 1), qid, run, qrels)
-    assert not res and "off by one" in res.message
+    assert not res and "Off by one" in res.message
+    res = lab2.step_a(p, r, 0.77, qid, run, qrels)  # no typical mistake: the definition
+    assert not res and "rr = 1 / the rank of the first relevant document" in res.message
     res = lab2.step_a(p, r, "0.5", qid, run, qrels)
     assert not res and "rr must be one number" in res.message
     assert "checks.lab2.hint('a')" in res.message

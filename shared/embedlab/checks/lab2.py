@@ -12,17 +12,18 @@ import pandas as pd
 from embedlab.checks._core import CheckResult, Lab
 
 HINTS = {
-    "a": "relevant = {d for d, g in qrels[QID].items() if g >= 1} (grade 0 is judged NOT "
-    "relevant); hits = [d in relevant for d in top10]. P@10 = hits / 10, R@10 = hits / "
-    "len(relevant), rr = 1 / rank of the first hit (ranks start at 1; 0.0 if no hit).",
-    "b": "Resample query positions, the same ones for both models: idx = rng.integers(0, "
-    "len(a), size=(2000, len(a))); (a - b)[idx].mean(axis=1) gives 2,000 mean differences; "
-    "np.percentile(those, [2.5, 97.5]) is the interval. It excludes 0 if both bounds have "
-    "the same sign.",
-    "c": "rate = sweep['texts_per_s']; rate >= 0.9 * rate.max() marks the batch sizes that "
-    "reach 90% of the best; the first index among them is the knee: int(rate.index[...][0]).",
-    "d": "within = table[table['p95_ms'] <= budget_ms]; if it is empty return None; else sort "
-    "within by ['nDCG@10', 'texts_per_s'] and return the last row's index label (a string).",
+    "a": "Relevant means grade >= 1 (grade 0 is judged NOT relevant). Mark each document of "
+    "top10 as a hit or a miss: P@10 divides the hits by 10, R@10 by the number of relevant "
+    "documents; rr is 1 / the rank of the first hit (ranks start at 1; 0.0 without a hit).",
+    "b": "rng.integers can draw a (2000, len(a)) array of query positions: use the same "
+    "positions for both models. The mean of (a - b) along each row gives 2,000 mean "
+    "differences; their 2.5th and 97.5th percentiles are the bounds. The interval excludes 0 "
+    "if both bounds have the same sign.",
+    "c": "rate holds texts per second by batch size. Keep the batch sizes whose rate is at "
+    "least 0.9 * rate.max(); the knee is the first (smallest) of them, as an int.",
+    "d": "Keep the rows with p95_ms <= budget_ms; return None if none is left; else sort them "
+    "by nDCG@10, then texts_per_s, and return the last row's index label (a string, not the "
+    "row).",
 }
 _lab = Lab("lab2", HINTS)
 hint, answer, review, needs = _lab.hint, _lab.answer, _lab.review, _lab.needs
@@ -50,6 +51,13 @@ def _numbers(step: str, **values: Any) -> CheckResult | dict[str, float]:
 # --------------------------------------------------------------------------- a
 
 
+_DEF = {
+    "p_at_10": "P@10 = the relevant documents (grade >= 1) in the top 10, divided by 10.",
+    "r_at_10": "R@10 = the relevant documents in the top 10, divided by all relevant ones.",
+    "rr": "rr = 1 / the rank of the first relevant document (0.0 if none is in the top 10).",
+}
+
+
 def step_a(p_at_10: Any, r_at_10: Any, rr: Any, query_id: str, run: dict, qrels: dict):
     """P@10, R@10 and the reciprocal rank of one query, computed by hand (3 decimals suffice)."""
     got = _numbers("a", p_at_10=p_at_10, r_at_10=r_at_10, rr=rr)
@@ -66,32 +74,30 @@ def step_a(p_at_10: Any, r_at_10: Any, rr: Any, query_id: str, run: dict, qrels:
     want["rr"] = 1 / ranks[0] if ranks else 0.0
     mistakes = {
         "p_at_10": {
-            sum(judged) / 10: "you counted the grade-0 document: grade 0 means judged NOT "
+            sum(judged) / 10: "You counted the grade-0 document: grade 0 means judged NOT "
             "relevant (a hard negative). Count grades >= 1 only.",
-            want["r_at_10"]: "that is recall: precision divides by 10, the documents retrieved.",
-            sum(hits): "that is the number of hits: divide by 10.",
+            want["r_at_10"]: "That is recall: precision divides by 10, the documents retrieved.",
+            sum(hits): "That is the number of hits: divide by 10.",
         },
         "r_at_10": {
-            want["p_at_10"]: "you divided by 10: recall divides by the number of relevant "
+            want["p_at_10"]: "You divided by 10: recall divides by the number of relevant "
             "documents.",
-            sum(hits) / len(grades): "you divided by every judged document; grade-0 ones are "
+            sum(hits) / len(grades): "You divided by every judged document; grade-0 ones are "
             "not relevant.",
         },
         "rr": {
-            float(ranks[0]) if ranks else -1: "that is the rank itself: take 1 / rank.",
-            1 / (ranks[0] + 1) if ranks else -1: "off by one: the first document has rank 1.",
-            1 / (ranks[0] - 1) if ranks and ranks[0] > 1 else -1: "off by one: a 0-based "
+            float(ranks[0]) if ranks else -1: "That is the rank itself: take 1 / rank.",
+            1 / (ranks[0] + 1) if ranks else -1: "Off by one: the first document has rank 1.",
+            1 / (ranks[0] - 1) if ranks and ranks[0] > 1 else -1: "Off by one: a 0-based "
             "index i is rank i + 1.",
-            1 / (judged.index(True) + 1) if any(judged) else -1: "the first judged document "
+            1 / (judged.index(True) + 1) if any(judged) else -1: "The first judged document "
             "has grade 0 (not relevant): the reciprocal rank uses the first RELEVANT one.",
         },
     }
     for name, value in got.items():
         if abs(value - want[name]) > 5e-4:
-            why = next((w for v, w in mistakes[name].items() if abs(value - v) < 5e-4), "")
-            return _lab.failed(
-                "a", f"{name} = {value:.3f} is not right for {query_id}. {why}".strip()
-            )
+            why = next((w for v, w in mistakes[name].items() if abs(value - v) < 5e-4), _DEF[name])
+            return _lab.failed("a", f"{name} = {value:.3f} is not right for {query_id}. {why}")
     return _lab.passed("a", f"P@10, R@10 and the reciprocal rank of {query_id} are right.")
 
 
@@ -157,7 +163,8 @@ def step_b(ci_low: Any, ci_high: Any, excludes_zero: Any, a: Any, b: Any) -> Che
         return _lab.failed(
             "b",
             f"[{lo:.3f}, {hi:.3f}] is not the 95% bootstrap interval of the mean per-query "
-            f"difference a - b.{digits}",
+            f"difference a - b: average a - b over each of 2,000 resamples of the query "
+            f"positions, then take the 2.5th and 97.5th percentiles.{digits}",
         )
     if not isinstance(excludes_zero, bool | np.bool_):
         return _lab.failed("b", f"excludes_zero must be True or False, got {excludes_zero!r}.")
