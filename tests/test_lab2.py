@@ -168,3 +168,12 @@ def test_no_answer_before_its_check():
 def test_the_lab_has_one_stub_per_exercise():
     stubs = [line for s in _code_cells(LAB) for line in s.split("\n") if "# TODO" in line]
     assert len(stubs) == 5, stubs
+
+
+def test_the_budget_is_derived_not_typed():
+    """The old lab used an unexplained 30.0: the budget is end-to-end target - other steps -
+    margin, and the prose says what to do near it."""
+    line = next(ln for s in _code_cells() for ln in s.split("\n") if ln.startswith("BUDGET_MS ="))
+    assert re.fullmatch(r"BUDGET_MS = \d+ - \d+ - \d+  # .*margin.*", line), line
+    prose = "\n".join(c.source for c in nbformat.read(SOLUTION, as_version=4).cells)
+    assert "margin" in prose and "repeat the measurement" in prose
