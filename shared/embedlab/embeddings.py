@@ -49,9 +49,7 @@ class Embeddings(np.ndarray):
     model: str | None
     kind: str | None
 
-    def __new__(
-        cls, data: Any, model: str | None = None, kind: str | None = None
-    ) -> Embeddings:
+    def __new__(cls, data: Any, model: str | None = None, kind: str | None = None) -> Embeddings:
         obj = np.asarray(data).view(cls)
         obj.model, obj.kind = model, kind
         return obj
@@ -88,9 +86,7 @@ def _warn_if_truncated(model: Any, texts: list[str]) -> None:
     long_texts = [t for t in texts if len(t) > limit - 2]
     if tokenizer is None:
         return
-    n = sum(
-        len(ids) > limit for ids in tokenizer(long_texts, truncation=False)["input_ids"]
-    )
+    n = sum(len(ids) > limit for ids in tokenizer(long_texts, truncation=False)["input_ids"])
     if n:
         warnings.warn(
             f"{n} of {len(texts)} texts are longer than {model_name_of(model)}'s {limit}-token "
@@ -102,9 +98,7 @@ def _warn_if_truncated(model: Any, texts: list[str]) -> None:
 
 def _encode(method: Any, texts: list[str], batch_size: int, normalize: bool, **kw: Any):
     """``method(texts)``; on a GPU out-of-memory error, halve the batch size and retry."""
-    progress = len(texts) >= 2000 and not (
-        os.environ.get("CI") or os.environ.get("EMBEDLAB_QUIET")
-    )
+    progress = len(texts) >= 2000 and not (os.environ.get("CI") or os.environ.get("EMBEDLAB_QUIET"))
     while True:
         try:
             return method(
@@ -116,10 +110,7 @@ def _encode(method: Any, texts: list[str], batch_size: int, normalize: bool, **k
                 **kw,
             )
         except Exception as exc:
-            if (
-                "out of memory" not in str(exc).lower()
-                and type(exc).__name__ != "OutOfMemoryError"
-            ):
+            if "out of memory" not in str(exc).lower() and type(exc).__name__ != "OutOfMemoryError":
                 raise
             if batch_size == 1:
                 raise InvalidInputError(
@@ -166,9 +157,7 @@ def embed(
     """
     items = check_texts(texts)
     if kind not in KINDS:
-        raise InvalidInputError(
-            f"kind must be 'query', 'document' or None, got {kind!r}."
-        )
+        raise InvalidInputError(f"kind must be 'query', 'document' or None, got {kind!r}.")
     positive_int(batch_size, "batch_size", "Try 32 on CPU, 128 on GPU.")
     method = getattr(
         model,
@@ -191,9 +180,7 @@ def embed(
         from embedlab.cache import cached_encode
 
         if "prompt" in encode_kwargs or "prompt_name" in encode_kwargs:
-            raise InvalidInputError(
-                "cache= cannot be combined with a custom prompt: use kind=."
-            )
+            raise InvalidInputError("cache= cannot be combined with a custom prompt: use kind=.")
         vectors = cached_encode(
             model, items, kind=kind, normalize=normalize, cache=cache, encode=encode,
             truncate_dim=encode_kwargs.get("truncate_dim"),
@@ -210,9 +197,7 @@ def normalize(x: Any) -> np.ndarray:
     """
     arr = np.asarray(x)
     if arr.ndim not in (1, 2):
-        raise InvalidInputError(
-            f"expected a vector or a (n, dims) matrix, got shape {arr.shape}."
-        )
+        raise InvalidInputError(f"expected a vector or a (n, dims) matrix, got shape {arr.shape}.")
     norms = np.linalg.norm(arr, axis=-1, keepdims=True)
     if np.any(norms == 0):
         raise InvalidInputError(
@@ -259,9 +244,7 @@ def check_compatible(a: Any, b: Any) -> None:
 def as_matrix(x: Any, what: str) -> np.ndarray:
     """``x`` as a 2-D float32 array with at least one row (one vector becomes one row)."""
     if x is None:
-        raise InvalidInputError(
-            f"{what} is None: pass an (n, dims) array of embeddings."
-        )
+        raise InvalidInputError(f"{what} is None: pass an (n, dims) array of embeddings.")
     arr = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
     if not np.issubdtype(arr.dtype, np.number):
         raise InvalidInputError(f"{what} must hold numbers, got dtype {arr.dtype}.")
