@@ -253,6 +253,12 @@ def as_matrix(x: Any, what: str) -> np.ndarray:
         raise InvalidInputError(
             f"{what} must be a vector or an (n, dims) matrix with n > 0, got shape {arr.shape}."
         )
+    if not np.isfinite(arr).all():
+        row = np.flatnonzero(~np.isfinite(arr).all(axis=1))[0]
+        raise InvalidInputError(
+            f"{what} contains NaN or infinite values (row {row}): every score computed from "
+            "them would be NaN. Re-embed the texts."
+        )
     return arr.astype(np.float32, copy=False)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, require_normalized
+from embedlab.embeddings import as_matrix, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
 from embedlab.retrieval import Run, evaluate_run, search
 
@@ -62,8 +62,7 @@ def truncate_and_normalize(emb: Any, dims: int) -> np.ndarray:
             f"dims={dims!r} is out of range: these embeddings have {arr.shape[1]} dimensions, so "
             f"dims must be between 1 and {arr.shape[1]}. Truncation can only remove dimensions."
         )
-    cut = arr[:, :dims]
-    return cut / np.linalg.norm(cut, axis=1, keepdims=True)
+    return normalize(arr[:, :dims])
 
 
 def quantized_search(
