@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, normalize, require_normalized
+from embedlab.embeddings import as_matrix, check_compatible, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
-from embedlab.retrieval import Run, evaluate_run, search
+from embedlab.retrieval import Run, _check_ids, evaluate_run, search
 
 PRECISIONS = {
     "float32": "float32",
@@ -92,6 +92,9 @@ def quantized_search(
         raise InvalidInputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}.")
     q = require_normalized(as_matrix(query_emb, "query embeddings"), "query embeddings")
     d = require_normalized(as_matrix(doc_emb, "document embeddings"), "document embeddings")
+    check_compatible(q, d)
+    query_ids = _check_ids(query_ids, len(q), "query_ids")
+    doc_ids = _check_ids(doc_ids, len(d), "doc_ids")
     if precision == "float32":
         return search(q, d, query_ids, doc_ids, k=k)
     calibration = (
