@@ -203,7 +203,8 @@ def precision_recall_curve(
     run: Run, qrels: Qrels, ks: Iterable[int] = range(1, 21)
 ) -> pd.DataFrame:
     """Mean precision@k and recall@k for each ``k``: the points of a precision-recall plot."""
-    s = evaluate_run(run, qrels, ks=list(ks)).summary
+    ks = list(ks)  # read twice below: a generator would be empty the second time
+    s = evaluate_run(run, qrels, ks=ks).summary
     return pd.DataFrame(
         {"precision": [s[f"P@{k}"] for k in ks], "recall": [s[f"R@{k}"] for k in ks]},
         index=pd.Index(list(ks), name="k"),
