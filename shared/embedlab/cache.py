@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from embedlab.errors import CacheError, check_texts
+from embedlab.errors import CacheError, InvalidInputError, check_texts
 from embedlab.models import cache_dir, model_name_of, weights_sha256
 
 KEY_VERSION = "embedlab-key/2"
@@ -257,9 +257,11 @@ class IncrementalIndex:
     def update(self, corpus: Mapping[str, str]) -> UpdateReport:
         """Bring the index in line with ``corpus`` (``{doc_id: text}``)."""
         if not isinstance(corpus, Mapping):
-            raise CacheError(
+            raise InvalidInputError(
                 f"corpus must be a dict {{doc_id: text}}, got {type(corpus).__name__}."
             )
+        if corpus:
+            check_texts(list(corpus.values()), "corpus texts")
         new = {d: hashlib.sha256(t.encode()).hexdigest() for d, t in corpus.items()}
         added = [d for d in new if d not in self._hashes]
         changed = [d for d in new if d in self._hashes and self._hashes[d] != new[d]]
