@@ -86,7 +86,10 @@ def _warn_if_truncated(model: Any, texts: list[str]) -> None:
     long_texts = [t for t in texts if len(t) > limit - 2]
     if tokenizer is None:
         return
-    n = sum(len(ids) > limit for ids in tokenizer(long_texts, truncation=False)["input_ids"])
+    n = sum(
+        len(ids) > limit
+        for ids in tokenizer(long_texts, truncation=False, verbose=False)["input_ids"]
+    )
     if n:
         warnings.warn(
             f"{n} of {len(texts)} texts are longer than {model_name_of(model)}'s {limit}-token "
