@@ -270,9 +270,10 @@ def similarity(a: Any, b: Any = None) -> np.ndarray:
     both come from the same model. Uses ``sentence_transformers.util.cos_sim``."""
     from sentence_transformers.util import cos_sim
 
-    check_compatible(a, a if b is None else b)
     a2 = as_matrix(a, "a")
-    return cos_sim(a2, a2 if b is None else as_matrix(b, "b")).numpy()
+    b2 = a2 if b is None else as_matrix(b, "b")
+    check_compatible(a, a if b is None else b)
+    return cos_sim(a2, b2).numpy()
 
 
 def without_normalize(model: Any) -> Any:

@@ -92,7 +92,7 @@ def quantized_search(
         raise InvalidInputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}.")
     q = require_normalized(as_matrix(query_emb, "query embeddings"), "query embeddings")
     d = require_normalized(as_matrix(doc_emb, "document embeddings"), "document embeddings")
-    check_compatible(q, d)
+    check_compatible(query_emb, doc_emb)
     query_ids = _check_ids(query_ids, len(q), "query_ids")
     doc_ids = _check_ids(doc_ids, len(d), "doc_ids")
     if precision == "float32":

@@ -65,11 +65,11 @@ def search(
     >>> search([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], ["q1"], ["a", "b", "c"], k=2)
     {'q1': {'a': 1.0, 'c': 0.6000000238418579}}
     """
-    check_compatible(query_embeddings, doc_embeddings)
     q, d = (
         as_matrix(query_embeddings, "query_embeddings"),
         as_matrix(doc_embeddings, "doc_embeddings"),
     )
+    check_compatible(query_embeddings, doc_embeddings)
     qids, dids = (
         _check_ids(query_ids, len(q), "query_ids"),
         _check_ids(doc_ids, len(d), "doc_ids"),
