@@ -95,6 +95,7 @@ def quantized_search(
     check_compatible(query_emb, doc_emb)
     query_ids = _check_ids(query_ids, len(q), "query_ids")
     doc_ids = _check_ids(doc_ids, len(d), "doc_ids")
+    positive_int(k, "k")
     if precision == "float32":
         return search(q, d, query_ids, doc_ids, k=k)
     calibration = (
