@@ -21,7 +21,7 @@ from embedlab.errors import (
     check_texts,
     positive_int,
 )
-from embedlab.models import model_name_of
+from embedlab.models import model_name_of, weights_sha256
 
 KINDS = ("query", "document", None)
 
@@ -286,4 +286,6 @@ def without_normalize(model: Any) -> Any:
         return model
     raw = SentenceTransformer(modules=modules[:-1], device=str(model.device))
     raw.embedlab_info = {**getattr(model, "embedlab_info", {}), "folder": None}
+    if weights := weights_sha256(model):  # same weights, other vectors: another cache key
+        raw.cache_identity = f"{weights} without Normalize"
     return raw
