@@ -122,6 +122,18 @@ def test_the_key_includes_the_real_compute_dtype(minilm):
     assert spec_key(half) != spec_key(minilm)
 
 
+def test_the_model_without_its_normalize_layer_has_its_own_key(minilm):
+    from embedlab.embeddings import without_normalize
+
+    raw = without_normalize(minilm)
+    assert spec_key(raw, normalize=False) != spec_key(minilm, normalize=False)
+    with EmbeddingCache(":memory:") as cache:
+        a = embedlab.embed(raw, ["hello world"], normalize=False, cache=cache)
+        b = embedlab.embed(minilm, ["hello world"], normalize=False, cache=cache)
+        assert cache.stats()["hits"] == 0
+    assert np.linalg.norm(a) > 2 and np.linalg.norm(b) == pytest.approx(1, abs=1e-5)
+
+
 def test_an_api_model_is_keyed_by_its_cache_identity(monkeypatch):
     from embedlab.openai_api import OpenAIEmbedder
 

@@ -297,6 +297,20 @@ def test_normalize():
         embedlab.normalize(np.ones((1, 1, 2)))
 
 
+def test_without_normalize_shares_the_weights_and_drops_only_the_last_layer(minilm):
+    from sentence_transformers.models import Normalize
+
+    from embedlab.embeddings import without_normalize
+
+    raw = without_normalize(minilm)
+    assert not isinstance(list(raw)[-1], Normalize) and len(list(raw)) == len(list(minilm)) - 1
+    assert list(raw)[0] is list(minilm)[0]  # the same transformer, not a copy
+    v = embedlab.embed(raw, ["hello world"], normalize=False)
+    assert v.model == "all-MiniLM-L6-v2" and not v.normalized
+    np.testing.assert_allclose(unit(v), minilm.encode(["hello world"]), atol=1e-5)
+    assert without_normalize(raw) is raw  # nothing left to remove
+
+
 # --------------------------------------------------------------------------- GPU out of memory
 
 

@@ -361,6 +361,7 @@ def test_precision_recall_curve_matches_evaluate_run():
 # ------------------------------------------ sentence-transformers' InformationRetrievalEvaluator
 
 
+@pytest.mark.slow
 def test_minilm_on_the_course_set_agrees_with_the_evaluator(course_minilm):
     """The same embeddings through the evaluator's own search and formulas."""
     from sentence_transformers.util import cos_sim
