@@ -184,6 +184,11 @@ def embed(
 
         if "prompt" in encode_kwargs or "prompt_name" in encode_kwargs:
             raise InvalidInputError("cache= cannot be combined with a custom prompt: use kind=.")
+        if other := sorted(set(encode_kwargs) - {"truncate_dim", "device"}):
+            raise InvalidInputError(
+                f"cache= cannot be combined with {', '.join(other)}: the cache key covers kind, "
+                "normalize and truncate_dim only. Pass cache=False."
+            )
         vectors = cached_encode(
             model, items, kind=kind, normalize=normalize, cache=cache, encode=encode,
             truncate_dim=encode_kwargs.get("truncate_dim"),
