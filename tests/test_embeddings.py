@@ -432,8 +432,14 @@ def test_embed_with_a_cache_encodes_only_new_texts(minilm, tmp_path, monkeypatch
     assert cache.stats()["entries"] == 4
 
 
-def test_embed_cache_refuses_a_custom_prompt(minilm, tmp_path):
+def test_embed_cache_refuses_options_its_key_does_not_cover(minilm):
     from embedlab.cache import EmbeddingCache
 
+    cache = EmbeddingCache(":memory:")
     with pytest.raises(InvalidInputError, match="cannot be combined with a custom prompt"):
-        embedlab.embed(minilm, ["x"], cache=EmbeddingCache(":memory:"), prompt="Q: ")
+        embedlab.embed(minilm, ["x"], cache=cache, prompt="Q: ")
+    with pytest.raises(InvalidInputError, match="cannot be combined with output_value, precision"):
+        embedlab.embed(minilm, ["x", "y"], cache=cache, precision="int8", output_value=None)
+    assert cache.stats()["entries"] == 0
+    v = embedlab.embed(minilm, ["x"], cache=cache, truncate_dim=64, device="cpu")  # covered
+    assert v.shape == (1, 64)
