@@ -37,9 +37,7 @@ def fill() -> dict[str, float]:
     sentences = embedlab.load_sentences()["text"].tolist()
     ds = embedlab.load_course_retrieval()
     seconds: dict[str, float] = {}
-    with tqdm(
-        total=3 * len(embedlab.COURSE_MODELS), desc="warming", unit="step"
-    ) as bar:
+    with tqdm(total=3 * len(embedlab.COURSE_MODELS), desc="warming", unit="step") as bar:
         for name in embedlab.COURSE_MODELS:
             start = time.perf_counter()
             bar.set_postfix_str(f"loading {name}")
@@ -86,20 +84,14 @@ def main(argv: list[str]) -> int:
             report["notebooks"][nb.name] = run(nb)
         print(f"\n{'solution':40s} {'compute':>8s} {'peak RSS':>9s} {'embedded':>9s}")
         for name, r in report["notebooks"].items():
-            print(
-                f"{name:40s} {r['compute_s']:7.0f}s {r['peak_rss_mb']:6.0f} MB {r['misses']:9d}"
-            )
-        print(
-            "(compute here, with models and cache warm; reading and exercises come on top)"
-        )
+            print(f"{name:40s} {r['compute_s']:7.0f}s {r['peak_rss_mb']:6.0f} MB {r['misses']:9d}")
+        print("(compute here, with models and cache warm; reading and exercises come on top)")
     out = ROOT / "outputs" / "warm.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     cold = [n for n, r in report.get("notebooks", {}).items() if r["misses"]]
     if cold:
-        print(
-            f"NOT WARM: {cold} still embedded texts after warming; the fill step misses them."
-        )
+        print(f"NOT WARM: {cold} still embedded texts after warming; the fill step misses them.")
         return 1
     return 0
 

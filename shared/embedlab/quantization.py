@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, require_normalized
+from embedlab.embeddings import as_matrix, check_compatible, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
-from embedlab.retrieval import Run, evaluate_run, search
+from embedlab.retrieval import Run, _check_ids, evaluate_run, search
 
 PRECISIONS = {
     "float32": "float32",
@@ -57,17 +57,12 @@ def truncate_and_normalize(emb: Any, dims: int) -> np.ndarray:
     array([[0.6, 0.8]], dtype=float32)
     """
     arr = as_matrix(emb, "embeddings")
-    if (
-        isinstance(dims, bool)
-        or not isinstance(dims, int)
-        or not 1 <= dims <= arr.shape[1]
-    ):
+    if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= arr.shape[1]:
         raise InvalidInputError(
             f"dims={dims!r} is out of range: these embeddings have {arr.shape[1]} dimensions, so "
             f"dims must be between 1 and {arr.shape[1]}. Truncation can only remove dimensions."
         )
-    cut = arr[:, :dims]
-    return cut / np.linalg.norm(cut, axis=1, keepdims=True)
+    return normalize(arr[:, :dims])
 
 
 def quantized_search(
@@ -94,19 +89,17 @@ def quantized_search(
     )
 
     if precision not in PRECISIONS:
-        raise InvalidInputError(
-            f"precision must be one of {list(PRECISIONS)}, got {precision!r}."
-        )
+        raise InvalidInputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}.")
     q = require_normalized(as_matrix(query_emb, "query embeddings"), "query embeddings")
-    d = require_normalized(
-        as_matrix(doc_emb, "document embeddings"), "document embeddings"
-    )
+    d = require_normalized(as_matrix(doc_emb, "document embeddings"), "document embeddings")
+    check_compatible(query_emb, doc_emb)
+    query_ids = _check_ids(query_ids, len(q), "query_ids")
+    doc_ids = _check_ids(doc_ids, len(d), "doc_ids")
+    positive_int(k, "k")
     if precision == "float32":
         return search(q, d, query_ids, doc_ids, k=k)
     calibration = (
-        d
-        if calibration_embeddings is None
-        else as_matrix(calibration_embeddings, "calibration")
+        d if calibration_embeddings is None else as_matrix(calibration_embeddings, "calibration")
     )
     codes = quantize_embeddings(
         d, precision=PRECISIONS[precision], calibration_embeddings=calibration
@@ -116,9 +109,7 @@ def quantized_search(
         calibration_embeddings=calibration, rescore=rescore,
         rescore_multiplier=positive_int(rescore_multiplier, "rescore_multiplier"),
     )  # fmt: skip
-    sign = (
-        -1.0 if precision == "binary" and not rescore else 1.0
-    )  # Hamming distance: lower wins
+    sign = -1.0 if precision == "binary" and not rescore else 1.0  # Hamming distance: lower wins
     return {
         qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
         for qid, row in zip(query_ids, hits, strict=True)
@@ -175,12 +166,9 @@ def compare_truncation(
     rows = {}
     for n in [full, *(d for d in dims if d < full)]:
         q, d = (
-            truncate_and_normalize(e, n)
-            for e in (result.query_embeddings, result.doc_embeddings)
+            truncate_and_normalize(e, n) for e in (result.query_embeddings, result.doc_embeddings)
         )
-        score = evaluate_run(
-            search(q, d, result.query_ids, result.doc_ids), qrels
-        ).summary[metric]
+        score = evaluate_run(search(q, d, result.query_ids, result.doc_ids), qrels).summary[metric]
         rows[n] = {"bytes_per_vector": 4 * n, "memory_ratio": full / n, metric: score}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("dims")
     table["retention"] = table[metric] / table[metric].iloc[0]
