@@ -29,11 +29,10 @@ class Config:
     smoke: bool = False
     seed: int = 0
     # figure 1: each case runs >= overhead_rounds rounds, more while within the budget
-    overhead_rounds: int = 15
-    overhead_max_rounds: int = 2000
-    overhead_budget_s: float = 15.0
+    overhead_rounds: int = 25
+    overhead_max_rounds: int = 20_000
+    overhead_budget_s: float = 20.0
     overhead_texts: int = 32
-    min_time_s: float = 0.005  # one timing repeats a call until it lasts this long
     wrapper_rounds: int = 15
     # figure 2
     cache_corpus: int = 1000
@@ -56,7 +55,6 @@ class Config:
             overhead_max_rounds=2,
             overhead_budget_s=0.0,
             overhead_texts=4,
-            min_time_s=0.0,
             wrapper_rounds=2,
             cache_corpus=100,
             cache_lookup_texts=16,
@@ -95,13 +93,20 @@ class Summary:
     low: float
     high: float
     n: int
+    ci_low: float  # a 95% confidence interval of the median (order statistics,
+    ci_high: float  # no assumption on the distribution); the whole range for tiny n
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Summary:
         """Summarise a non-empty list of numbers."""
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.sort(np.asarray(values, dtype=np.float64))
+        n = len(arr)
         q1, med, q3 = np.percentile(arr, [25, 50, 75])
-        return cls(float(med), float(q1), float(q3), float(arr.min()), float(arr.max()), len(arr))
+        k = max(0, int(np.floor((n - 1.96 * np.sqrt(n)) / 2)))  # normal approx. to binomial
+        return cls(
+            float(med), float(q1), float(q3), float(arr[0]), float(arr[-1]), n,
+            float(arr[k]), float(arr[n - 1 - k]),
+        )  # fmt: skip
 
     def fmt(self, scale: float = 1.0, digits: int = 3) -> str:
         """``median [IQR q1–q3; range lo–hi; n=N]`` with every value times ``scale``."""
@@ -115,21 +120,22 @@ class Summary:
         )
 
     def percent(self) -> str:
-        """A ratio as percent change: ``+1.2% [IQR -0.3…+2.5; range -9.0…+14]``."""
+        """A ratio as a change: ``+1.20% (95% CI +0.9…+1.5) [IQR -0.3…+2.5; range -9…+14; n]``."""
 
         def p(x: float) -> str:
             return f"{(x - 1) * 100:+.1f}"
 
-        return f"{(self.median - 1) * 100:+.2f}% [IQR {p(self.q1)}…{p(self.q3)}; range " + (
-            f"{p(self.low)}…{p(self.high)}; n={self.n}]"
+        return (
+            f"{(self.median - 1) * 100:+.2f}% (95% CI {p(self.ci_low)}…{p(self.ci_high)}) "
+            f"[IQR {p(self.q1)}…{p(self.q3)}; range {p(self.low)}…{p(self.high)}; n={self.n}]"
         )
 
 
 # --------------------------------------------------------------------------- timing
 
 
-def time_once(fn: Callable[[], Any], inner: int = 1) -> float:
-    """Seconds per call of ``fn``, averaged over ``inner`` back-to-back calls.
+def time_once(fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds one call of ``fn`` takes by ``clock``.
 
     The garbage collector is paused while timing (as :mod:`timeit` does) and never forced
     between timings: with torch loaded a full ``gc.collect()`` takes longer than most calls.
@@ -137,10 +143,9 @@ def time_once(fn: Callable[[], Any], inner: int = 1) -> float:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        return (time.perf_counter() - start) / inner
+        start = clock()
+        fn()
+        return clock() - start
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -159,25 +164,22 @@ def round_robin(
     rounds: int,
     max_rounds: int | None = None,
     budget_s: float = 0.0,
-    min_time_s: float = 0.0,
     seed: int = 0,
     warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Seconds per call of every function, all timed once per round in a shuffled order.
 
     ``times[a][r]`` and ``times[b][r]`` come from the same round, so load from other
     processes that comes and goes hits both alike: compare with :func:`ratio`. Each timing
-    repeats its call back to back (the same count for every function) until the slowest
-    lasts ``min_time_s``. After ``rounds`` rounds, more run (up to ``max_rounds``) while
-    less than ``budget_s`` seconds have passed: cheap calls get many rounds.
+    is one call, so a sub-millisecond call is rarely interrupted and an interruption spoils
+    one round only. After ``rounds`` rounds, more run (up to ``max_rounds``) while
+    less than ``budget_s`` seconds have passed: cheap calls get many rounds. ``clock`` may
+    be ``time.process_time`` (CPU time: it stops while another process holds the core).
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    inner = 1
-    if min_time_s > 0:
-        slowest = max(max(time_once(fn), 1e-7) for fn in fns.values())
-        inner = max(1, int(np.ceil(min_time_s / slowest)))
     rng = random.Random(seed)
     names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -188,7 +190,7 @@ def round_robin(
     ):
         rng.shuffle(names)
         for name in names:
-            times[name].append(time_once(fns[name], inner))
+            times[name].append(time_once(fns[name], clock=clock))
         done += 1
     return times
 

@@ -27,6 +27,9 @@ from embedlab import embeddings as emb
 GOAL_PERCENT = 2.0
 MODELS = ("all-MiniLM-L6-v2", "static-MiniLM-L6-v2-256d")
 LOOP = 200  # calls per timing of the wrapper cost
+#: CPU time of this process: unlike the wall clock it stops while another process holds
+#: the core, and every call timed here computes on this process's threads from start to end.
+CLOCK = time.process_time
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,14 @@ class Result:
 
     @property
     def met(self) -> bool:
+        """The goal, judged on the median ratio."""
         return self.overhead_percent <= GOAL_PERCENT
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the median's 95% confidence interval lies on one side of the goal."""
+        limit = 1 + GOAL_PERCENT / 100
+        return self.overhead.ci_high <= limit or self.overhead.ci_low > limit
 
 
 def raw_call(model: Any, texts: list[str]) -> Callable[[], Any]:
@@ -97,6 +107,7 @@ def wrapper_cost(model: Any, texts: list[str], cfg: Config) -> float:
             {"embed": _looped(embed_call(model, texts)), "bare": _looped(lambda: bare(texts))},
             rounds=cfg.wrapper_rounds,
             seed=cfg.seed,
+            clock=CLOCK,
         )
     diffs = [a - b for a, b in zip(times["embed"], times["bare"], strict=True)]
     return max(0.0, float(np.median(diffs)) / LOOP)
@@ -117,7 +128,10 @@ def steps(model: Any, texts: list[str], cfg: Config) -> dict[str, float]:
     if (warn := getattr(emb, "_warn_if_truncated", None)) is not None:
         parts["truncation check"] = lambda: warn(model, texts)
     times = round_robin(
-        {k: _looped(f) for k, f in parts.items()}, rounds=cfg.wrapper_rounds, seed=cfg.seed
+        {k: _looped(f) for k, f in parts.items()},
+        rounds=cfg.wrapper_rounds,
+        seed=cfg.seed,
+        clock=CLOCK,
     )
     return {k: float(np.median(v)) / LOOP for k, v in times.items()}
 
@@ -134,8 +148,8 @@ def measure(cfg: Config, model_name: str, texts: list[str]) -> Result:
         rounds=cfg.overhead_rounds,
         max_rounds=cfg.overhead_max_rounds,
         budget_s=cfg.overhead_budget_s,
-        min_time_s=cfg.min_time_s,
         seed=cfg.seed,
+        clock=CLOCK,
     )
     return Result(
         model_name,
@@ -171,17 +185,24 @@ def verdict(results: list[Result], model: str) -> str:
     """One plain sentence on the goal for ``model``."""
     mine = [r for r in results if r.model == model]
     worst = max(mine, key=lambda r: r.overhead_percent)
+    o = worst.overhead
+    text = (
+        f"worst case {worst.n_texts} text(s): {worst.overhead_percent:+.2f}% end to end (95% CI "
+        f"{(o.ci_low - 1) * 100:+.1f}…{(o.ci_high - 1) * 100:+.1f}%; A/A control "
+        f"{(worst.control.median - 1) * 100:+.2f}%)"
+    )
+    if not all(r.resolved for r in mine):
+        text += f"; at this machine's noise some intervals straddle {GOAL_PERCENT:g}%"
+    cost = (
+        f"`embed`'s own work, timed alone with hot caches, is {worst.wrapper_s * 1e6:.1f} µs = "
+        f"{worst.wrapper_percent:.2f}% of the {worst.raw.median * 1000:.3g} ms call"
+    )
     if all(r.met for r in mine):
-        return (
-            f"**{model}: met** (worst {worst.n_texts} text(s): {worst.overhead_percent:+.2f}% "
-            f"end to end; wrapper cost {worst.wrapper_s * 1e6:.1f} µs = "
-            f"{worst.wrapper_percent:.2f}% of the call)."
-        )
+        return f"**{model}: met**; {text}; {cost}."
     return (
-        f"**{model}: NOT met** for {worst.n_texts} text(s): {worst.overhead_percent:+.2f}% end "
-        f"to end (A/A control {(worst.control.median - 1) * 100:+.2f}%). `embed` adds a fixed "
-        f"{worst.wrapper_s * 1e6:.1f} µs per call (measured directly), which is "
-        f"{worst.wrapper_percent:.2f}% of this model's {worst.raw.median * 1000:.3g} ms call."
+        f"**{model}: NOT met**; {text}. `embed` does not stay within {GOAL_PERCENT:g}% of this "
+        f"model's sub-millisecond calls: {cost}, and right after the model call each of its "
+        "steps costs more than that (cold caches)."
     )
 
 
@@ -195,7 +216,7 @@ def _body(
             r.raw.fmt(1000),
             f"**{r.overhead.percent()}**",
             r.control.percent(),
-            "met" if r.met else "**not met**",
+            ("met" if r.met else "**not met**") + ("" if r.resolved else " (not resolved)"),
             f"{r.wrapper_s * 1e6:.1f} µs = {r.wrapper_percent:.2f}%",
         ]
         for r in results
@@ -207,7 +228,7 @@ def _body(
     ]
     step_header = ["model", "texts", "sum µs", *(f"{k} µs" for k in next(iter(breakdown.values())))]
     header = [
-        "model", "texts", "raw call, ms", "embed / raw − 1 (median of rounds)",
+        "model", "texts", "raw call, CPU ms", "embed / raw − 1 (median of rounds)",
         "A/A control: raw / raw − 1", f"≤ {GOAL_PERCENT:g}%?", "wrapper cost (% of raw)",
     ]  # fmt: skip
     return f"""
@@ -217,15 +238,19 @@ Command: `{cfg.command}`
 `model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True)`, on the
 first Lab 1 sentence and on the first {cfg.overhead_texts} (batch size 32 on both sides).
 Three functions, `embed`, raw and the same raw call again (the **A/A control**), are warmed
-up, then timed once per round in a shuffled order, for at least {cfg.overhead_rounds} rounds
-and as many more as fit in {cfg.overhead_budget_s:g} s (at most {cfg.overhead_max_rounds});
-one timing repeats the call back to back until it lasts ≥ {cfg.min_time_s * 1000:g} ms.
-**Overhead** = median of the per-round ratios embed/raw, minus 1, with the IQR and range of
-those ratios; the A/A column is the same figure for two identical calls, so it shows how
-far this (shared) machine lets the end-to-end figure be trusted. **Wrapper cost** =
+up, then called once each per round in a shuffled order, for at least {cfg.overhead_rounds}
+rounds and as many more as fit in {cfg.overhead_budget_s:g} s (at most
+{cfg.overhead_max_rounds:,}). Clock: `time.process_time`, the CPU time of this process,
+which unlike the wall clock stops while another process holds the core (the calls compute
+on this process from start to end; torch runs on the threads `--threads` sets).
+**Overhead** = median of the per-round ratios embed/raw, minus 1, with a 95% confidence
+interval of that median (order statistics) and the IQR and range of the ratios; the A/A
+column is the same figure for two identical calls, so it shows how far this (shared)
+machine lets the end-to-end figure be trusted. The goal is judged on the median; "not
+resolved" marks a case whose interval straddles {GOAL_PERCENT:g}%. **Wrapper cost** =
 `embed` on the same model with `encode_document` shadowed to return its output at once,
 minus that bare call (median of {cfg.wrapper_rounds} interleaved rounds of {LOOP} calls),
-as a share of the raw call's median.
+as a share of the raw call's median: the work `embed` itself does, with hot caches.
 
 {table(header, rows)}
 
@@ -233,8 +258,9 @@ as a share of the raw call's median.
 
 {chr(10).join(f"- {verdict(results, m)}" for m in MODELS)}
 
-Where the wrapper cost goes (µs per call, each step timed alone the same way; the sum
-omits the few argument checks and the call itself):
+Where the wrapper cost goes (µs per call, each step timed alone in a loop, hot caches; the
+sum omits the few argument checks and the call itself). End to end a step costs more: the
+model call has just evicted the interpreter's code and data from the CPU caches.
 
 {table(step_header, step_rows)}
 """

@@ -9,6 +9,7 @@ committed ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_overhead_names_both_calls_and_measures_every_case(smoke_results):
     assert len(cases) == 4  # two models x (1 text, several)
     for row in cases:
         assert re.search(MEDIAN, row), row  # the raw call's time
-        assert len(re.findall(r"[+-]\d+\.\d\d% \[IQR", row)) == 2, row  # overhead and A/A
+        assert len(re.findall(r"[+-]\d+\.\d\d% \(95% CI ", row)) == 2, row  # overhead and A/A
         assert re.search(r"\d+\.\d µs = \d+\.\d\d%", row), row  # the wrapper cost
     assert text.count("(goal ≤ 2%), **") == 2  # one verdict per model in the summary
 
@@ -158,11 +159,11 @@ def test_cell_label_names_the_first_line_of_code():
 
 def test_round_robin_ratio_of_identical_work_is_near_one():
     def work() -> int:
-        return sum(range(2000))
+        return sum(range(50_000))
 
-    times = round_robin({"a": work, "b": work}, rounds=9, min_time_s=0.002)
+    times = round_robin({"a": work, "b": work}, rounds=25, clock=time.process_time)
     r = ratio(times, "a", "b")
-    assert r.n == 9
+    assert r.n == 25 and len(times["a"]) == 25
     assert 0.5 < r.median < 2.0
 
 
@@ -171,4 +172,6 @@ def test_summary_statistics():
     assert (s.median, s.low, s.high, s.n) == (3.0, 1.0, 100.0, 5)
     assert s.q1 == 2.0 and s.q3 == 4.0
     assert s.fmt().startswith("3 [IQR 2–4; range 1–100; n=5]")
-    assert Summary.of([1.01, 1.02, 1.03]).percent().startswith("+2.00% [IQR +1.5…+2.5;")
+    assert Summary.of([1.01, 1.02, 1.03]).percent().startswith("+2.00% (95% CI +1.0…+3.0) [IQR")
+    big = Summary.of(list(range(1, 101)))  # the median's 95% CI from order statistics
+    assert (big.ci_low, big.ci_high) == (41.0, 60.0)
