@@ -112,7 +112,8 @@ class Summary:
         """``median [IQR q1–q3; range lo–hi; n=N]`` with every value times ``scale``."""
 
         def f(x: float) -> str:
-            return f"{x * scale:.{digits}g}"
+            x *= scale
+            return f"{x:,.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
 
         return (
             f"{f(self.median)} [IQR {f(self.q1)}–{f(self.q3)}; "

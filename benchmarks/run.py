@@ -26,7 +26,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("EMBEDLAB_QUIET", "1")
 
-from benchmarks.common import COMMAND, Config, Section, machine_info, table  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    COMMAND,
+    Config,
+    Section,
+    load_average,
+    machine_info,
+    table,
+)
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 FIGURES = ("overhead", "cache", "search", "notebooks")
@@ -154,9 +161,9 @@ def headline(sections: dict[str, Section]) -> str:
     if (s := sections.get("search")) and not s.data.get("failed"):
         m = s.data["methods"]
         lines.append(
-            "- Search, 96 queries, top-10 (median ms per call of `embedlab.search` / "
-            "`embedlab.quantized_search`): "
-            + ", ".join(f"{k} {v['call'].median * 1000:.3g}" for k, v in m.items())
+            "- Search, 96 queries, top-10 over the tiled corpus (median CPU time per call of "
+            "`embedlab.search` / `embedlab.quantized_search`): "
+            + ", ".join(f"{k} {v['call'].median * 1000:,.0f} ms" for k, v in m.items())
             + "."
         )
     if (s := sections.get("notebooks")) and not s.data.get("failed"):
@@ -208,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with thread_limit(args.threads) as (threads, default_threads):
         machine = machine_info(threads, default_threads)
         sections = {name: run_figure(name, fn) for name, fn in figures(cfg, args).items()}
+    machine["load average at end (1/5/15 min)"] = load_average()
     text = render(cfg, machine, sections, time.perf_counter() - start)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -27,7 +27,7 @@ SECTIONS = (
     "## 3. Quantized search",
     "## 4. Notebooks",
 )
-MEDIAN = r"\d[\d.e+]* \[IQR [^\]]*; n=\d+\]"  # Summary.fmt of a measured number
+MEDIAN = r"\d[\d.,e+-]* \[IQR [^\]]*; n=\d+\]"  # Summary.fmt of a measured number
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,9 @@ def test_results_file_has_every_section_in_order(smoke_results):
 
 def test_results_file_describes_machine_and_command(smoke_results):
     text = smoke_results[0]
-    for key in ("| CPU |", "| cores", "| load average", "| torch threads", "| device |",
-                "| torch |", "| sentence-transformers |", "| faiss-cpu |", "| date |"):  # fmt: skip
+    for key in ("| CPU |", "| cores", "| load average at start", "| load average at end",
+                "| torch threads", "| device |", "| torch |", "| sentence-transformers |",
+                "| faiss-cpu |", "| date |"):  # fmt: skip
         assert key in text, key
     assert text.count("Command: `python -m benchmarks.run --smoke") == 4
 
@@ -172,6 +173,7 @@ def test_summary_statistics():
     assert (s.median, s.low, s.high, s.n) == (3.0, 1.0, 100.0, 5)
     assert s.q1 == 2.0 and s.q3 == 4.0
     assert s.fmt().startswith("3 [IQR 2–4; range 1–100; n=5]")
+    assert Summary.of([6000.0, 7000.0, 8000.0]).fmt().startswith("7,000 [IQR 6,500–7,500;")
     assert Summary.of([1.01, 1.02, 1.03]).percent().startswith("+2.00% (95% CI +1.0…+3.0) [IQR")
     big = Summary.of(list(range(1, 101)))  # the median's 95% CI from order statistics
     assert (big.ci_low, big.ci_high) == (41.0, 60.0)
