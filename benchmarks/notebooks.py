@@ -135,7 +135,10 @@ def execute(path: Path, cache_dir: Path, workdir: Path) -> NotebookRun:
 
 
 def build_models(models_dir: Path) -> dict[str, float]:
-    """Build every course model into ``models_dir/..`` once; seconds per model."""
+    """Build every course model into ``models_dir`` (an embedlab cache folder's ``models``)
+    once; seconds per model."""
+    import sentence_transformers  # noqa: F401  (imported first: not a model's build time)
+
     import embedlab
 
     out = {}
@@ -246,7 +249,7 @@ def _body(cfg: Config, results: dict[str, Any], builds: dict[str, float]) -> str
             "and unpacked from its five packages, the static model distilled from MiniLM; "
             "`embedlab.load_model` into an empty cache, load included):\n\n"
             + table(["model", "build + load"], [[k, f"{v:.1f} s"] for k, v in builds.items()])
-            + "\n\nThat folder is linked into each notebook's fresh cache folder."
+            + "\n\nThat folder is linked into each notebook's fresh cache folder.\n"
         )
     else:
         what = "A synthetic notebook (`--smoke`: it proves the code path, measures nothing)"

@@ -74,12 +74,10 @@ def embed_call(model: Any, texts: list[str]) -> Callable[[], Any]:
 
 
 @contextlib.contextmanager
-def instant_encode(model: Any) -> Iterator[Callable[..., Any]]:
-    """Shadow ``model.encode_document`` with a function returning its output at once.
-
-    The instance attribute hides the method; it is deleted on exit, restoring the model.
-    """
-    output = model.encode_document(["warm-up"], normalize_embeddings=True, convert_to_numpy=True)
+def instant_encode(model: Any, texts: list[str]) -> Iterator[Callable[..., Any]]:
+    """Shadow ``model.encode_document`` with a function returning its output for ``texts``
+    at once. The instance attribute hides the method; it is deleted on exit."""
+    output = raw_call(model, texts)()
 
     def encode_document(texts: Any, **kwargs: Any) -> Any:
         return output
@@ -102,7 +100,7 @@ def _looped(fn: Callable[[], Any]) -> Callable[[], None]:
 def wrapper_cost(model: Any, texts: list[str], cfg: Config) -> float:
     """Seconds per call that ``embed`` spends outside the model: median over interleaved
     rounds of (embed on an instant model − the instant call itself)."""
-    with instant_encode(model) as bare:
+    with instant_encode(model, texts) as bare:
         times = round_robin(
             {"embed": _looped(embed_call(model, texts)), "bare": _looped(lambda: bare(texts))},
             rounds=cfg.wrapper_rounds,
@@ -116,8 +114,7 @@ def wrapper_cost(model: Any, texts: list[str], cfg: Config) -> float:
 def steps(model: Any, texts: list[str], cfg: Config) -> dict[str, float]:
     """Seconds per call of the steps ``embed`` adds (private names looked up defensively:
     a renamed step is skipped, never a failure)."""
-    out = model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True)
-    name = emb.model_name_of(model)
+    out, name = raw_call(model, texts)(), emb.model_name_of(model)
     parts: dict[str, Callable[[], Any]] = {
         "check_texts": lambda: emb.check_texts(texts),
         "tag (float32 + Embeddings)": lambda: emb.Embeddings(
