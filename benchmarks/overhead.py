@@ -199,7 +199,7 @@ def verdict(results: list[Result], model: str) -> str:
     return (
         f"**{model}: NOT met**; {text}. `embed` does not stay within {GOAL_PERCENT:g}% of this "
         f"model's sub-millisecond calls: {cost}, and right after the model call each of its "
-        "steps costs more than that (cold caches)."
+        "steps costs more than that (most likely cold CPU caches)."
     )
 
 
@@ -256,8 +256,9 @@ as a share of the raw call's median: the work `embed` itself does, with hot cach
 {chr(10).join(f"- {verdict(results, m)}" for m in MODELS)}
 
 Where the wrapper cost goes (µs per call, each step timed alone in a loop, hot caches; the
-sum omits the few argument checks and the call itself). End to end a step costs more: the
-model call has just evicted the interpreter's code and data from the CPU caches.
+sum omits the few argument checks and the call itself). End to end a step costs more, most
+likely because the model call has just evicted the interpreter's code and data from the
+CPU caches.
 
 {table(step_header, step_rows)}
 """
