@@ -73,10 +73,10 @@ test: setup lint check-labs ## Set up, then run lint, the lab sync check, unit t
 test-fast: setup ## Unit tests only (no notebooks)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
-bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 10 min)
+bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 15 min)
 	$(BIN)/python -m benchmarks.run
 
-bench-smoke: setup ## A few-second run of the benchmarks, to prove they still work
+bench-smoke: setup ## Every benchmark path on tiny sizes and a synthetic notebook (under a minute)
 	$(BIN)/python -m benchmarks.run --smoke
 
 clean: ## Remove the venv, caches, executed notebooks and what the notebooks wrote
