@@ -19,12 +19,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE = (
-    "import json, resource\n"
-    "from embedlab.cache import default_cache\n"
-    "print('EMBEDLAB_PROBE', json.dumps({**default_cache().stats(), "
-    "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
-)
+# The kernel's own peak memory: VmHWM (Linux); ru_maxrss would include the parent's peak.
+PROBE = """
+import json, re, resource
+from embedlab.cache import default_cache
+try:
+    peak = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # macOS: bytes
+print("EMBEDLAB_PROBE", json.dumps({**default_cache().stats(), "peak_rss_mb": peak}))
+"""
 
 
 def fill() -> dict[str, float]:

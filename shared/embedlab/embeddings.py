@@ -32,10 +32,11 @@ def is_normalized(x: Any, atol: float = 1e-3) -> bool:
     >>> is_normalized(np.array([[3.0, 4.0]])), is_normalized(np.array([[0.6, 0.8]]))
     (False, True)
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = np.asarray(x)
     if arr.size == 0:
         return False
-    norms = np.linalg.norm(arr.reshape(-1, arr.shape[-1]), axis=1)
+    arr = arr.reshape(-1, arr.shape[-1])
+    norms = np.sqrt(np.einsum("ij,ij->i", arr, arr, dtype=np.float64))  # no float64 copy
     return bool(np.all(np.abs(norms - 1.0) <= atol))
 
 

@@ -15,13 +15,9 @@ import pandas as pd
 
 from embedlab.embeddings import as_matrix, check_compatible, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
-from embedlab.retrieval import Run, _check_ids, evaluate_run, search
+from embedlab.retrieval import Run, _check_ids, evaluate_run, search, top_k
 
-PRECISIONS = {
-    "float32": "float32",
-    "int8": "uint8",
-    "binary": "ubinary",
-}  # ours -> faiss
+PRECISIONS = ("float32", "int8", "binary")
 
 
 def bytes_per_vector(dims: int, precision: str = "float32") -> int:
@@ -77,8 +73,9 @@ def quantized_search(
     rescore_multiplier: int = 4,
     calibration_embeddings: Any = None,
 ) -> Run:
-    """Search a quantized copy of the documents with float32 queries; returns a run.
+    """Search a quantized copy of the documents; returns a run.
 
+    ``binary`` uses sentence-transformers' ``semantic_search_faiss`` (Hamming distance);
     ``int8`` learns each dimension's range from ``calibration_embeddings`` (a sample of your
     documents; default: the documents). ``rescore`` fetches ``k * rescore_multiplier``
     candidates, then re-ranks them by their dot product with the float query.
@@ -101,18 +98,31 @@ def quantized_search(
     calibration = (
         d if calibration_embeddings is None else as_matrix(calibration_embeddings, "calibration")
     )
-    codes = quantize_embeddings(
-        d, precision=PRECISIONS[precision], calibration_embeddings=calibration
-    )
-    hits, _ = semantic_search_faiss(
-        q, corpus_embeddings=codes, corpus_precision=PRECISIONS[precision], top_k=min(k, len(d)),
-        calibration_embeddings=calibration, rescore=rescore,
-        rescore_multiplier=positive_int(rescore_multiplier, "rescore_multiplier"),
-    )  # fmt: skip
-    sign = -1.0 if precision == "binary" and not rescore else 1.0  # Hamming distance: lower wins
+    multiplier = positive_int(rescore_multiplier, "rescore_multiplier") if rescore else 1
+    if precision == "binary":
+        codes = quantize_embeddings(d, precision="ubinary")
+        hits, _ = semantic_search_faiss(
+            q, corpus_embeddings=codes, corpus_precision="ubinary", top_k=min(k, len(d)),
+            rescore=rescore, rescore_multiplier=multiplier,
+        )  # fmt: skip
+        sign = 1.0 if rescore else -1.0  # without rescoring the score is a Hamming distance
+        return {
+            qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
+            for qid, row in zip(query_ids, hits, strict=True)
+        }
+    # int8 by hand, with the library's quantize_embeddings: faiss's only 8-bit path (uint8) ranks
+    # by dot products of uncentred 0-255 codes (MiniLM nDCG@10 0.742 vs 0.775 here).
+    qc, dc = (quantize_embeddings(x, "int8", calibration_embeddings=calibration) for x in (q, d))
+    scores = qc.astype(np.int32) @ dc.astype(np.int32).T
+    if rescore:  # the float query against the candidates, dequantized from their codes
+        cand = top_k(scores, doc_ids, min(k * multiplier, len(d)))
+        lo = calibration.min(0)
+        approx = (dc[cand].astype(np.float32) + 128) * ((calibration.max(0) - lo) / 255) + lo
+        scores = np.full(scores.shape, -np.inf, dtype=np.float32)
+        scores[np.arange(len(q))[:, None], cand] = np.einsum("qd,qcd->qc", q, approx)
+    best = top_k(scores, doc_ids, min(k, len(d)))
     return {
-        qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
-        for qid, row in zip(query_ids, hits, strict=True)
+        qid: {doc_ids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(query_ids)
     }
 
 
@@ -139,6 +149,7 @@ def compare_precisions(
         run = quantized_search(
             *args,
             precision,
+            k=10,  # enough for nDCG@10; 40 candidates to rescore, not the whole corpus
             rescore="+" in name,
             calibration_embeddings=calibration_embeddings,
         )
