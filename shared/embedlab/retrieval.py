@@ -84,8 +84,9 @@ def search(
         _check_ids(query_ids, len(q), "query_ids"),
         _check_ids(doc_ids, len(d), "doc_ids"),
     )
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    d = d / np.linalg.norm(d, axis=1, keepdims=True)
+    # an all-zero row (e.g. a TF-IDF query with no known word) scores 0, not NaN
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
     scores = q @ d.T
     best = top_k(scores, dids, k)
     return {
