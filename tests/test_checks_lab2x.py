@@ -140,10 +140,12 @@ def test_b_reference_answer_passes(doc_emb):
 def test_b_other_correct_answers_pass(minilm, texts, doc_emb):
     helper = truncate_and_normalize(doc_emb, 128)
     with_torch = normalize_embeddings(torch.from_numpy(doc_emb[:, :128].copy()))
-    at_encode = minilm.encode_document(texts, normalize_embeddings=True, truncate_dim=128)
-    for answer in (helper, with_torch, at_encode, embedlab.normalize(doc_emb[:, :128])):
+    for answer in (helper, with_torch, embedlab.normalize(doc_emb[:, :128])):
         result = lab.step_b(answer, doc_emb, dims=128)
         assert result.passed, result.message
+    at_encode = minilm.encode_document(texts[:8], normalize_embeddings=True, truncate_dim=128)
+    result = lab.step_b(at_encode, doc_emb[:8], dims=128)  # sentence-transformers' own
+    assert result.passed, result.message
 
 
 @pytest.mark.parametrize(
