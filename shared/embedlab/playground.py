@@ -117,21 +117,19 @@ def index_control(
     if w is None:
         return None
     pick = w.ToggleButtons(options=list(settings), description="index")
-    out = w.Output()
+    out = w.Label()  # not an Output: nbclient fails on those when widget state is not stored
     base = index_setting(result, qrels, "float32")
 
     def show(_: Any = None) -> None:
-        out.clear_output()
         row = index_setting(result, qrels, pick.value)
         kept, smaller = (
             row["nDCG@10"] / base["nDCG@10"],
             base["bytes_per_vector"] / row["bytes_per_vector"],
         )
-        with out:
-            print(
-                f"{pick.value}: nDCG@10 {row['nDCG@10']:.3f} ({kept:.1%} of float32), "
-                f"{row['bytes_per_vector']} bytes per vector ({smaller:.0f}x smaller)"
-            )
+        out.value = (
+            f"{pick.value}: nDCG@10 {row['nDCG@10']:.3f} ({kept:.1%} of float32), "
+            f"{row['bytes_per_vector']} bytes per vector ({smaller:.0f}x smaller)"
+        )
 
     pick.observe(show, names="value")
     show()

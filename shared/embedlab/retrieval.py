@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, check_compatible, normalize
+from embedlab.embeddings import as_matrix, check_compatible
 from embedlab.errors import IncompatibleEmbeddingsError, InvalidInputError, positive_int
 
 Run = dict[str, dict[str, float]]
@@ -74,7 +74,9 @@ def search(
         _check_ids(query_ids, len(q), "query_ids"),
         _check_ids(doc_ids, len(d), "doc_ids"),
     )
-    q, d = normalize(q), normalize(d)  # an all-zero row raises instead of scoring NaN
+    # an all-zero row (e.g. a TF-IDF query with no known word) scores 0, not NaN
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
     scores = q @ d.T
     best = top_k(scores, dids, k)
     return {qid: {dids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(qids)}
