@@ -35,9 +35,11 @@ def test_a_changed_pyproject_changes_the_environment(tmp_path):
 
 
 def test_setup_installs_what_the_readme_commands_run():
-    """`make lab` needs JupyterLab and `make run-solutions` nbconvert: both in an installed extra."""
+    """`make lab` needs JupyterLab, `make run-solutions` nbconvert: both in an installed extra."""
     makefile = (ROOT / "Makefile").read_text()
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     installed = makefile.split('pip install -q -e ".[')[1].split("]")[0].split(",")
     reqs = " ".join(r for extra in installed for r in extras[extra])
     for package in ("jupyterlab", "nbconvert", "ipykernel", "nbval", "playwright"):
