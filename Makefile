@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run-solutions solutions labs check-labs env lint format test test-fast bench bench-smoke clean
+.PHONY: help setup lab run-solutions solutions labs check-labs env lint format test test-fast test-ui test-colab bench bench-smoke clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -68,10 +68,16 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format shared tests tools benchmarks
 
 test: setup lint check-labs ## Set up, then run lint, the lab sync check, unit tests and nbval on the solutions
-	$(BIN)/python -m pytest tests solutions $(NBVAL) -p no:cacheprovider
+	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab" -p no:cacheprovider
 
 test-fast: setup ## Unit tests only (no notebooks)
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not colab" -p no:cacheprovider
+
+test-ui: setup ## The labs in a real JupyterLab (`make lab`) in headless Chromium (needs chromium)
+	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py -p no:cacheprovider
+
+test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
+	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider
 
 bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 15 min)
 	$(BIN)/python -m benchmarks.run
