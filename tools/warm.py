@@ -31,7 +31,7 @@ print("EMBEDLAB_PROBE", json.dumps({**default_cache().stats(), "peak_rss_mb": pe
 """
 
 
-def fill() -> dict[str, float]:
+def fill(names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Build the models and cache every embedding the solutions read through the cache."""
     from tqdm.auto import tqdm
 
@@ -41,8 +41,9 @@ def fill() -> dict[str, float]:
     sentences = embedlab.load_sentences()["text"].tolist()
     ds = embedlab.load_course_retrieval()
     seconds: dict[str, float] = {}
-    with tqdm(total=3 * len(embedlab.COURSE_MODELS), desc="warming", unit="step") as bar:
-        for name in embedlab.COURSE_MODELS:
+    names = names or embedlab.COURSE_MODELS
+    with tqdm(total=3 * len(names), desc="warming", unit="step") as bar:
+        for name in names:
             start = time.perf_counter()
             bar.set_postfix_str(f"loading {name}")
             model = embedlab.load_model(name)
