@@ -312,7 +312,7 @@ def _mpnet_part(dist: str) -> tuple[Path, str] | None:
             digest = base64.urlsafe_b64decode(
                 f.hash.value + "=" * (-len(f.hash.value) % 4)
             )
-            return Path(f.locate_file()), digest.hex()
+            return Path(f.locate()), digest.hex()
     return None
 
 
