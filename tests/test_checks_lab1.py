@@ -71,7 +71,7 @@ def test_0_explains_typical_mistakes(minilm, tokens):
 def test_a_passes_reference_encode_and_helper(data):
     texts, _, models, emb = data
     assert lab1.step_a(emb, texts, models)
-    plain = {n: m.encode(texts, normalize_embeddings=True, convert_to_tensor=True) for n, m in models.items()}  # fmt: skip
+    plain = {n: m.encode(texts, convert_to_tensor=True) for n, m in models.items()}  # tensors
     assert lab1.step_a(plain, texts, models)
     assert lab1.step_a({n: embedlab.embed(m, texts) for n, m in models.items()}, texts, models)
 
