@@ -250,3 +250,33 @@ def test_review_questions_appear_verbatim_in_the_notebooks():
             assert f"{i}. {q['question']}" in text
             for key, option in q["options"].items():
                 assert f"({key}) {option}" in text
+
+
+# --- the notebook: guards and clean outputs ---------------------------------------------
+SOLUTION = ROOT / "solutions" / "lab1_generate_and_compare.ipynb"
+RESULTS = {"sentence_embeddings": "0", "embeddings": "a", "sims": "b", "coords": "d"}
+SUFFICES = {"0": {"0"}, "a": {"a", "b", "d"}, "b": {"b"}, "d": {"d"}}  # b and d need a first
+
+
+def test_cells_that_use_an_exercise_result_call_needs_first():
+    """Regression: skipping exercise a broke later cells with deep NumPy/matplotlib errors."""
+    import re
+
+    nb = nbformat.read(SOLUTION, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    for var, step in RESULTS.items():
+        made = next(i for i, s in enumerate(code) if f"checks.lab1.step_{step}(" in s)
+        for source in code[made + 1 :]:
+            if re.search(rf"(?<![.\w]){var}\b", source) and "BEGIN SOLUTION" not in source:
+                guarded = re.findall(r'checks\.lab1\.needs\("(\w+)"\)', source)
+                assert guarded, f"a cell uses {var} without checks.lab1.needs: {source[:80]!r}"
+                assert SUFFICES[step] & set(guarded), f"{var} needs {step}: {source[:80]!r}"
+
+
+def test_no_stored_output_writes_to_stderr():
+    """Regression: tqdm's 'IProgress not found' warning was stored in the setup cell."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.outputs:
+            assert out.get("name") != "stderr", f"code cell {i}: {out.get('text', '')[:120]!r}"
+            assert "IProgress" not in str(out.get("text", ""))
