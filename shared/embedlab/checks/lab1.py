@@ -22,16 +22,17 @@ ADVICE = (
 HINTS = {
     "0": "Multiply token_embeddings by the mask (attention_mask.unsqueeze(-1) broadcasts over "
     "the hidden numbers), sum over the tokens (dim=1), divide by each sentence's mask sum.",
-    "a": "For each model: model.encode_document(texts, normalize_embeddings=True) (or "
-    "model.encode(...)). One row per sentence, in the order of texts.",
-    "b": "On unit vectors the cosine is the dot product: E = embeddings[name]; E @ E.T "
-    "(model.similarity(E, E) works too).",
-    "c": "np.percentile takes percents (0-100): np.percentile(latencies_ms, [50, 95]). "
-    "Throughput is texts per second: len(texts) / seconds.",
-    "d": "n = len(texts); pick 5 <= perplexity < n/3. Then, per model: "
-    "TSNE(n_components=2, perplexity=perplexity, random_state=SEED).fit_transform(emb).",
-    "review": "Answer with letters, e.g. {1: 'b', 2: 'a', ...}; each question is about a "
-    "number this notebook measured.",
+    "a": "Call the model's encode_document on the list texts; its normalize_embeddings argument "
+    "asks for unit vectors. One row per sentence, in the order of texts.",
+    "b": "On unit vectors the cosine is the dot product, and the matrix product of E (sentences "
+    "x dims) with its transpose holds the dot product of every pair of rows.",
+    "c": "np.percentile takes percents (0-100), one or a list of them. Throughput is texts per "
+    "second: the number of texts in the batch divided by its seconds.",
+    "d": "n = len(texts); pick 5 <= perplexity < n/3. Then, per model, a TSNE with "
+    "n_components=2, your perplexity and random_state=SEED; .fit_transform(vectors) returns "
+    "the coordinates.",
+    "review": "Answer with letters, e.g. {1: 'b', 2: 'a', ...}; each question is about "
+    "something this notebook measured.",
 }
 _lab = Lab("lab1", HINTS)
 hint, answer, review, needs = _lab.hint, _lab.answer, _lab.review, _lab.needs
