@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run-solutions solutions labs check-labs env lint format test test-fast bench bench-smoke clean
+.PHONY: help setup lab warm demo run-solutions solutions labs check-labs env lint format test test-fast test-ui test-colab bench bench-smoke clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -38,6 +38,12 @@ setup: $(VENV)/.installed ## Create .venv and install the course package, models
 lab: setup ## Set up, then open the labs in JupyterLab (extra server flags: LAB_ARGS=...)
 	$(BIN)/jupyter lab $(LAB_ARGS) labs/
 
+warm: setup ## Prepare for class: build every model, fill the embedding cache, time each solution
+	$(BIN)/python tools/warm.py
+
+demo: warm ## Instructors: make warm, then open the solutions in JupyterLab
+	$(BIN)/jupyter lab $(LAB_ARGS) solutions/
+
 run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
 	mkdir -p outputs/executed
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir outputs/executed solutions/*.ipynb
@@ -45,7 +51,8 @@ run-solutions: setup ## Set up, then execute every solution notebook headless (i
 solutions: setup ## Re-execute solutions/ in place (the outputs nbval checks), then regenerate labs/
 	@# a fresh, empty cache: the stored outputs must be what CI computes from a cold start
 	EMBEDLAB_CACHE_DIR=$$(mktemp -d) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.record_timing=False solutions/*.ipynb
+	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
+	  solutions/*.ipynb
 	rm -rf solutions/outputs
 	$(BIN)/python tools/make_labs.py
 
@@ -67,16 +74,24 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix shared tests tools benchmarks
 	$(BIN)/ruff format shared tests tools benchmarks
 
-test: setup lint check-labs ## Set up, then run lint, the lab sync check, unit tests and nbval on the solutions
-	$(BIN)/python -m pytest tests solutions $(NBVAL) -p no:cacheprovider
+test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and doctests, nbval on the solutions, the UI test
+	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab" -p no:cacheprovider
+	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
-test-fast: setup ## Unit tests only (no notebooks)
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+test-fast: setup ## Unit tests and doctests only (no notebooks, no browser)
+	$(BIN)/python -m pytest tests -m "not colab and not ui" -p no:cacheprovider
+	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
-bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 10 min)
+test-ui: setup ## The labs in a real JupyterLab (`make lab`) in headless Chromium (needs chromium)
+	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py -p no:cacheprovider
+
+test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
+	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider
+
+bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 15 min)
 	$(BIN)/python -m benchmarks.run
 
-bench-smoke: setup ## A few-second run of the benchmarks, to prove they still work
+bench-smoke: setup ## Every benchmark path on tiny sizes and a synthetic notebook (under a minute)
 	$(BIN)/python -m benchmarks.run --smoke
 
 clean: ## Remove the venv, caches, executed notebooks and what the notebooks wrote

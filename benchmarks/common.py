@@ -1,4 +1,4 @@
-"""Shared pieces: timing, interleaved comparisons, summaries, machine description, Markdown."""
+"""Shared pieces: configuration, interleaved timing, summaries, the machine, Markdown."""
 
 from __future__ import annotations
 
@@ -22,47 +22,47 @@ COMMAND = "python -m benchmarks.run"
 
 @dataclass(frozen=True)
 class Config:
-    """Sizes and repeats of one run; :func:`full` and :func:`smoke` are the two presets."""
+    """Sizes and repeats of one run: the defaults are the full run, :meth:`smoke_test` the
+    tiny one that proves every code path runs."""
 
-    smoke: bool
-    command: str
+    command: str = COMMAND
+    smoke: bool = False
     seed: int = 0
-    overhead_rounds: int = 10
-    overhead_max_rounds: int = 300
-    overhead_budget_s: float = 10.0
+    # figure 1: each case runs >= overhead_rounds rounds, more while within the budget
+    overhead_rounds: int = 25
+    overhead_max_rounds: int = 20_000
+    overhead_budget_s: float = 20.0
     overhead_texts: int = 32
-    min_time_s: float = 0.03
+    wrapper_rounds: int = 15
+    # figure 2
     cache_corpus: int = 1000
     cache_lookup_texts: int = 256
     cache_rounds: int = 7
+    # figure 3
     search_docs: int = 100_000
     search_rounds: int = 7
     search_course_subset: int | None = None
-    run_notebooks: bool = True
+    # figure 4: None = solutions/*.ipynb with the course models built first
+    notebooks: tuple[Path, ...] | None = None
 
     @classmethod
-    def full(cls, command: str) -> Config:
-        """The configuration of ``python -m benchmarks.run`` (about 10 minutes)."""
-        return cls(smoke=False, command=command)
-
-    @classmethod
-    def smoke_test(cls, command: str) -> Config:
-        """Tiny sizes and one repeat: proves every code path runs, measures nothing."""
+    def smoke_test(cls, command: str = COMMAND) -> Config:
+        """Tiny sizes and one or two repeats: the numbers mean nothing."""
         return cls(
-            smoke=True,
             command=command,
-            overhead_rounds=1,
-            overhead_max_rounds=1,
+            smoke=True,
+            overhead_rounds=2,
+            overhead_max_rounds=2,
             overhead_budget_s=0.0,
             overhead_texts=4,
-            min_time_s=0.0,
+            wrapper_rounds=2,
             cache_corpus=100,
             cache_lookup_texts=16,
-            cache_rounds=1,
+            cache_rounds=2,
             search_docs=2_000,
-            search_rounds=1,
+            search_rounds=2,
             search_course_subset=40,
-            run_notebooks=False,
+            notebooks=(),  # figure 4 runs a synthetic notebook instead
         )
 
 
@@ -93,116 +93,90 @@ class Summary:
     low: float
     high: float
     n: int
+    ci_low: float  # a 95% confidence interval of the median (order statistics,
+    ci_high: float  # no assumption on the distribution); the whole range for tiny n
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Summary:
         """Summarise a non-empty list of numbers."""
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.sort(np.asarray(values, dtype=np.float64))
+        n = len(arr)
         q1, med, q3 = np.percentile(arr, [25, 50, 75])
-        return cls(float(med), float(q1), float(q3), float(arr.min()), float(arr.max()), len(arr))
+        k = max(0, int(np.floor((n - 1.96 * np.sqrt(n)) / 2)))  # normal approx. to binomial
+        return cls(
+            float(med), float(q1), float(q3), float(arr[0]), float(arr[-1]), n,
+            float(arr[k]), float(arr[n - 1 - k]),
+        )  # fmt: skip
 
     def fmt(self, scale: float = 1.0, digits: int = 3) -> str:
-        """``median [IQR q1–q3; min–max lo–hi] (n)`` with every value times ``scale``."""
+        """``median [IQR q1–q3; range lo–hi; n=N]`` with every value times ``scale``."""
 
         def f(x: float) -> str:
-            return f"{x * scale:.{digits}g}"
+            x *= scale
+            return f"{x:,.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
 
         return (
             f"{f(self.median)} [IQR {f(self.q1)}–{f(self.q3)}; "
             f"range {f(self.low)}–{f(self.high)}; n={self.n}]"
         )
 
+    def percent(self) -> str:
+        """A ratio as a change: ``+1.20% (95% CI +0.9…+1.5) [IQR -0.3…+2.5; range -9…+14; n]``."""
+
+        def p(x: float) -> str:
+            return f"{(x - 1) * 100:+.1f}"
+
+        return (
+            f"{(self.median - 1) * 100:+.2f}% (95% CI {p(self.ci_low)}…{p(self.ci_high)}) "
+            f"[IQR {p(self.q1)}…{p(self.q3)}; range {p(self.low)}…{p(self.high)}; n={self.n}]"
+        )
+
 
 # --------------------------------------------------------------------------- timing
 
 
-def time_once(fn: Callable[[], Any], inner: int = 1) -> float:
-    """Seconds per call of ``fn``, averaged over ``inner`` back-to-back calls.
+def time_once(fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds one call of ``fn`` takes by ``clock``.
 
     The garbage collector is paused while timing (as :mod:`timeit` does) and never forced
-    between timings: with torch and transformers loaded a full ``gc.collect()`` takes
-    about 0.3 s here, far longer than most calls timed.
+    between timings: with torch loaded a full ``gc.collect()`` takes longer than most calls.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        return (time.perf_counter() - start) / inner
+        start = clock()
+        fn()
+        return clock() - start
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def calibrate_inner(fn: Callable[[], Any], min_time_s: float) -> int:
-    """How many back-to-back calls make one timing last at least ``min_time_s``."""
-    if min_time_s <= 0:
-        return 1
-    one = max(time_once(fn), 1e-7)
-    return max(1, int(np.ceil(min_time_s / one)))
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``(fn(), seconds it took)``, the garbage collector paused as in :func:`time_once`."""
+    out: list[Any] = []
+    seconds = time_once(lambda: out.append(fn()))
+    return out[0], seconds
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Interleaved timings of two code paths, ``a`` and ``b``, and the per-round ratio a/b."""
-
-    a: Summary
-    b: Summary
-    ratio: Summary
-    inner: int
-
-
-def interleaved(
-    a: Callable[[], Any],
-    b: Callable[[], Any],
+def round_robin(
+    fns: dict[str, Callable[[], Any]],
     *,
     rounds: int,
     max_rounds: int | None = None,
     budget_s: float = 0.0,
-    min_time_s: float = 0.0,
-    warmup: int = 1,
     seed: int = 0,
-) -> Comparison:
-    """Time ``a`` and ``b`` in alternation and return both timings and the ratio ``a / b``.
-
-    Both are warmed up first. Each round times both sides once (each side ``inner`` calls
-    back to back, enough to last ``min_time_s``), in a random order drawn from ``seed``, and
-    the ratio of the two is kept: load that comes and goes slows both sides of a round
-    alike, so the median ratio is far steadier than the ratio of two separate medians.
-    After ``rounds`` rounds, more are run (up to ``max_rounds``) while less than
-    ``budget_s`` seconds have passed: cheap calls get many rounds, expensive ones few.
-    """
-    for _ in range(warmup):
-        a()
-        b()
-    inner = max(calibrate_inner(a, min_time_s), calibrate_inner(b, min_time_s))
-    rng = random.Random(seed)
-    times_a: list[float] = []
-    times_b: list[float] = []
-    start = time.perf_counter()
-    while len(times_a) < rounds or (
-        len(times_a) < (max_rounds or rounds) and time.perf_counter() - start < budget_s
-    ):
-        if rng.random() < 0.5:
-            ta = time_once(a, inner)
-            tb = time_once(b, inner)
-        else:
-            tb = time_once(b, inner)
-            ta = time_once(a, inner)
-        times_a.append(ta)
-        times_b.append(tb)
-    ratios = [x / y for x, y in zip(times_a, times_b, strict=True)]
-    return Comparison(Summary.of(times_a), Summary.of(times_b), Summary.of(ratios), inner)
-
-
-def round_robin(
-    fns: dict[str, Callable[[], Any]], *, rounds: int, seed: int = 0, warmup: int = 1
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Seconds per call of every function, all timed once per round in a shuffled order.
 
-    The many-sided version of :func:`interleaved`: ``times[name][r]`` and
-    ``times[other][r]`` come from the same round, so their ratio is a fair comparison.
+    ``times[a][r]`` and ``times[b][r]`` come from the same round, so load from other
+    processes that comes and goes hits both alike: compare with :func:`ratio`. Each timing
+    is one call, so a sub-millisecond call is rarely interrupted and an interruption spoils
+    one round only. After ``rounds`` rounds, more run (up to ``max_rounds``) while
+    less than ``budget_s`` seconds have passed: cheap calls get many rounds. ``clock`` may
+    be ``time.process_time`` (CPU time: it stops while another process holds the core).
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -210,21 +184,21 @@ def round_robin(
     rng = random.Random(seed)
     names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(rounds):
+    start = time.perf_counter()
+    done = 0
+    while done < rounds or (
+        done < (max_rounds or rounds) and time.perf_counter() - start < budget_s
+    ):
         rng.shuffle(names)
         for name in names:
-            times[name].append(time_once(fns[name]))
+            times[name].append(time_once(fns[name], clock=clock))
+        done += 1
     return times
 
 
-def repeat(fn: Callable[[], Any], rounds: int, warmup: int = 1) -> Summary:
-    """Seconds per call of ``fn`` over ``rounds`` calls, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(rounds):
-        times.append(time_once(fn))
-    return Summary.of(times)
+def ratio(times: dict[str, list[float]], a: str, b: str) -> Summary:
+    """Summary of the per-round ratios ``a / b`` of a :func:`round_robin`."""
+    return Summary.of([x / y for x, y in zip(times[a], times[b], strict=True)])
 
 
 # --------------------------------------------------------------------------- machine
@@ -248,29 +222,30 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    """``os.getloadavg()`` (1 / 5 / 15 min) as text."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return " / ".join(f"{x:.1f}" for x in load) if load else "unknown"
+
+
 def machine_info(torch_threads: int, default_threads: int) -> dict[str, str]:
-    """CPU, cores, device, torch threads and library versions, as display strings."""
+    """CPU, cores, load, device, torch threads and library versions, as display strings."""
     import embedlab
 
     info = embedlab.device_info()
-    device = f"{info['device']} ({info['device_name']})"
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "CPU": cpu_model(),
         "cores (os.cpu_count)": str(os.cpu_count()),
-        "load average at start (1/5/15 min)": (
-            " / ".join(f"{x:.1f}" for x in load) if load else "unknown"
-        ),
+        "load average at start (1/5/15 min)": load_average(),
         "torch threads (figures 1-3)": f"{torch_threads} (also BLAS and faiss; the default "
         f"here is {default_threads}: see `--threads`)",
-        "device": device,
+        "device": f"{info['device']} ({info['device_name']})",
         "OS / Python": f"{platform.platform()} / Python {platform.python_version()}",
-        "torch": _version("torch"),
-        "sentence-transformers": _version("sentence-transformers"),
-        "faiss-cpu": _version("faiss-cpu"),
-        "numpy": _version("numpy"),
-        "embedlab": _version("embedlab"),
+        **{
+            name: _version(name)
+            for name in ("torch", "sentence-transformers", "faiss-cpu", "numpy", "embedlab")
+        },
     }
 
 
@@ -284,15 +259,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def ms(seconds: float) -> str:
-    """Seconds as milliseconds with 3 significant digits."""
-    return f"{seconds * 1000:.3g} ms"
-
-
 def human_bytes(n: float) -> str:
     """Decimal units: ``153_600_000 -> '153.6 MB'``."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
+    for unit in ("B", "kB", "MB"):
+        if n < 1000:
             return f"{n:.4g} {unit}"
         n /= 1000
-    return f"{n:.4g} GB"  # pragma: no cover
+    return f"{n:.4g} GB"

@@ -2,9 +2,12 @@
 
 Usage::
 
-    python -m benchmarks.run                      # about 10 min, writes benchmarks/RESULTS.md
-    python -m benchmarks.run --smoke              # a few seconds, writes to a temp folder
-    python -m benchmarks.run --ci-wall-time 812   # also report a measured `.ci/run` time
+    python -m benchmarks.run                           # writes benchmarks/RESULTS.md
+    python -m benchmarks.run --smoke                   # ~20 s, writes to a temp folder
+    python -m benchmarks.run --only overhead,cache     # a subset of the figures
+
+Every figure is measured by the run that writes it; nothing is typed in (the CI wall time
+is printed by `bash .ci/run` itself).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("EMBEDLAB_QUIET", "1")
 
-from benchmarks.common import COMMAND, Config, Section, machine_info, table  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    COMMAND,
+    Config,
+    Section,
+    load_average,
+    machine_info,
+    table,
+)
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 FIGURES = ("overhead", "cache", "search", "notebooks")
@@ -32,11 +42,10 @@ FIGURES = ("overhead", "cache", "search", "notebooks")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    p.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat, no notebooks")
-    p.add_argument("--out", type=Path, help="where to write the results (Markdown)")
     p.add_argument(
-        "--ci-wall-time", type=float, metavar="SECONDS", help="measured `.ci/run` wall time"
+        "--smoke", action="store_true", help="tiny sizes, one or two repeats, a synthetic notebook"
     )
+    p.add_argument("--out", type=Path, help="where to write the results (Markdown)")
     p.add_argument(
         "--threads",
         type=int,
@@ -125,7 +134,7 @@ def figures(cfg: Config, args: argparse.Namespace) -> dict[str, Callable[[], Sec
         "overhead": lambda: overhead.run(cfg),
         "cache": lambda: caching.run(cfg),
         "search": lambda: search.run(cfg),
-        "notebooks": lambda: notebooks.run(cfg, args.ci_wall_time),
+        "notebooks": lambda: notebooks.run(cfg),
     }
     wanted = [f.strip() for f in args.only.split(",") if f.strip()]
     unknown = sorted(set(wanted) - set(available))
@@ -135,38 +144,34 @@ def figures(cfg: Config, args: argparse.Namespace) -> dict[str, Callable[[], Sec
 
 
 def headline(sections: dict[str, Section]) -> str:
-    """One line per goal, for the top of the file."""
+    """One line per figure, for the top of the file."""
     lines = []
     if (s := sections.get("overhead")) and not s.data.get("failed"):
-        worst = max(s.data["cases"], key=lambda c: c["overhead_percent"])
-        wrap = max(s.data["cases"], key=lambda c: c["wrapper_percent"])
-        met = "met" if s.data["goal_met_batches"] else "NOT met"
-        lines.append(
-            f"- Helper overhead (goal ≤ 2%): end to end {met} for batched calls; worst "
-            f"measured case {worst['model']}, {worst['n_texts']} text(s), batch "
-            f"{worst['batch_size']}: {worst['overhead_percent']:+.2f}%. Direct wrapper cost: "
-            f"at most {wrap['wrapper_percent']:.2f}% ({wrap['model']}, {wrap['n_texts']} "
-            f"text(s), batch {wrap['batch_size']}: "
-            f"{'met' if wrap['wrapper_percent'] <= 2 else 'NOT met'})."
-        )
+        from benchmarks.overhead import MODELS, verdict
+
+        lines += [f"- Helper overhead (goal ≤ 2%), {verdict(s.data['results'], m)}" for m in MODELS]
     if (s := sections.get("cache")) and not s.data.get("failed"):
         speed = s.data["speedup"].median
         lines.append(
-            f"- Warm cache vs MiniLM (goal ≥ 100×): {speed:,.0f}× "
-            f"({'met' if speed >= 100 else 'NOT met'}); 1% update re-embeds exactly the "
-            f"changed docs: {'PASS' if s.data['update_pass'] else 'FAIL'}."
+            f"- Warm `cached_encode` vs MiniLM (goal ≥ 100×): {speed:,.0f}× "
+            f"({'met' if speed >= 100 else 'NOT met'}); `IncrementalIndex.update` after a 1% "
+            f"edit embeds exactly the edited documents: "
+            f"{'PASS' if s.data['update_pass'] else 'FAIL'}."
         )
     if (s := sections.get("search")) and not s.data.get("failed"):
         m = s.data["methods"]
         lines.append(
-            "- Top-10 over the tiled corpus, 96 queries (library path, median): "
-            + ", ".join(f"{k} {v['library'].median * 1000:.3g} ms" for k, v in m.items())
+            "- Search, 96 queries, top-10 over the tiled corpus (median CPU time per call of "
+            "`embedlab.search` / `embedlab.quantized_search`): "
+            + ", ".join(f"{k} {v['call'].median * 1000:,.0f} ms" for k, v in m.items())
             + "."
         )
     if (s := sections.get("notebooks")) and not s.data.get("failed"):
         for name, nb in s.data["notebooks"].items():
+            cold, warm = nb["cold"], nb["warm"]
             lines.append(
-                f"- {name}: {nb['cold'].seconds:.0f} s cold, {nb['warm'].seconds:.0f} s warm."
+                f"- {name}: {cold.seconds:.0f} s cold, {warm.seconds:.0f} s warm; peak RSS "
+                f"{max(cold.peak_rss_mb, warm.peak_rss_mb):,.0f} MiB."
             )
     return "\n".join(lines)
 
@@ -174,16 +179,24 @@ def headline(sections: dict[str, Section]) -> str:
 def render(cfg: Config, machine: dict[str, str], sections: dict[str, Section], total: float) -> str:
     """The whole results file."""
     kind = (
-        "SMOKE RUN (tiny sizes, one repeat: the numbers mean nothing)" if cfg.smoke else "Full run"
+        "SMOKE RUN (tiny sizes, one or two repeats: the numbers mean nothing)"
+        if cfg.smoke
+        else "Full run"
     )
+    skipped = [name for name in FIGURES if name not in sections]
     parts = [
         "# Benchmarks\n",
         f"{kind}. Produced by `{cfg.command}` in {total:.0f} s. Regenerate with `make bench`.\n",
+    ]
+    if skipped:
+        parts.append(f"Not run this time (`--only`): {', '.join(skipped)}.\n")
+    parts += [
         "## Machine\n",
         table(["", ""], list(machine.items())) + "\n",
-        "Spread: every figure gives the median over repeated runs with its interquartile "
-        "range (IQR) and min–max. Comparisons are interleaved in one process and reported "
-        "as the median of per-round ratios.\n",
+        "Other processes share this machine's cores, so timings are noisy: every figure gives "
+        "the median over repeated runs with its interquartile range (IQR) and min–max, and "
+        "comparisons are interleaved in one process and reported as the median of per-round "
+        "ratios.\n",
         "## Summary\n",
         headline(sections) + "\n",
     ]
@@ -197,11 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = output_path(args)
     command = command_line(args, argv)
-    cfg = Config.smoke_test(command) if args.smoke else Config.full(command)
+    cfg = Config.smoke_test(command) if args.smoke else Config(command=command)
     start = time.perf_counter()
     with thread_limit(args.threads) as (threads, default_threads):
         machine = machine_info(threads, default_threads)
         sections = {name: run_figure(name, fn) for name, fn in figures(cfg, args).items()}
+    machine["load average at end (1/5/15 min)"] = load_average()
     text = render(cfg, machine, sections, time.perf_counter() - start)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -1,7 +1,12 @@
-"""Shared fixtures: the small real model, loaded once per session, and a network guard.
+"""Shared fixtures: the course models, loaded once per session, and a network guard.
 
 The suite must pass with no network: every socket connection to a non-loopback address
 is refused here, so a test that tries to reach a hub fails at once instead of hanging.
+
+Session fixtures load models from the real embedlab cache folder (the static model is built
+there once, mpnet unpacked there once). Tests that write caches or build models use
+``private_cache_dir``, a temporary ``EMBEDLAB_CACHE_DIR``; pytest sets up session fixtures
+before function fixtures, so a model fixture never builds into a test's temporary folder.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +55,30 @@ def static_model():
     import embedlab
 
     return embedlab.load_model("static-MiniLM-L6-v2-256d", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def mpnet():
+    """all-mpnet-base-v2, unpacked once from its five PyPI parts, loaded once per session."""
+    import embedlab
+
+    return embedlab.load_model("all-mpnet-base-v2", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def course_minilm(minilm):
+    """MiniLM's result on the course retrieval set (``evaluate_model``, k=100), computed once
+    through a throw-away in-memory cache: the run, the scores and the unit-length embeddings."""
+    import embedlab
+    from embedlab.cache import EmbeddingCache
+
+    with EmbeddingCache(":memory:") as cache:
+        return embedlab.evaluate_model(minilm, embedlab.load_course_retrieval(), cache=cache)
+
+
+@pytest.fixture
+def private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary ``EMBEDLAB_CACHE_DIR``: never touch the learner's cache folder."""
+    folder = tmp_path / "embedlab-cache"
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(folder))
+    return folder

@@ -25,7 +25,10 @@ def test_at_most_35_public_names_and_all_of_them_resolve():
 
 
 def test_import_embedlab_loads_neither_torch_nor_sentence_transformers():
-    code = "import sys, embedlab; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers', 'transformers')))"
+    code = (
+        "import sys, embedlab; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'sentence_transformers', 'transformers')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
     importtime = subprocess.run(
@@ -41,7 +44,10 @@ def test_import_embedlab_loads_neither_torch_nor_sentence_transformers():
 
 
 def test_first_model_access_imports_the_libraries():
-    code = "import sys, embedlab; embedlab.load_model; embedlab.models.pick_device(); print('torch' in sys.modules)"
+    code = (
+        "import sys, embedlab; embedlab.load_model; embedlab.models.pick_device(); "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 

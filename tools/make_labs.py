@@ -182,7 +182,10 @@ def check(
         f"labs/{p.name} has no solution" for p in labs_dir.glob("*.ipynb") if p.name not in labs
     ]
     if not answers_file.is_file() or answers_file.read_text(encoding="utf-8") != answers:
-        problems.append(f"{answers_file.relative_to(ROOT)} is out of date with the solutions")
+        shown = (
+            answers_file.relative_to(ROOT) if answers_file.is_relative_to(ROOT) else answers_file
+        )
+        problems.append(f"{shown} is out of date with the solutions")
     return problems
 
 

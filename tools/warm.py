@@ -19,15 +19,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE = (
-    "import json, resource\n"
-    "from embedlab.cache import default_cache\n"
-    "print('EMBEDLAB_PROBE', json.dumps({**default_cache().stats(), "
-    "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
-)
+# The kernel's own peak memory: VmHWM (Linux); ru_maxrss would include the parent's peak.
+PROBE = """
+import json, re, resource
+from embedlab.cache import default_cache
+try:
+    peak = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # macOS: bytes
+print("EMBEDLAB_PROBE", json.dumps({**default_cache().stats(), "peak_rss_mb": peak}))
+"""
 
 
-def fill() -> dict[str, float]:
+def fill(names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Build the models and cache every embedding the solutions read through the cache."""
     from tqdm.auto import tqdm
 
@@ -37,10 +41,9 @@ def fill() -> dict[str, float]:
     sentences = embedlab.load_sentences()["text"].tolist()
     ds = embedlab.load_course_retrieval()
     seconds: dict[str, float] = {}
-    with tqdm(
-        total=3 * len(embedlab.COURSE_MODELS), desc="warming", unit="step"
-    ) as bar:
-        for name in embedlab.COURSE_MODELS:
+    names = names or embedlab.COURSE_MODELS
+    with tqdm(total=3 * len(names), desc="warming", unit="step") as bar:
+        for name in names:
             start = time.perf_counter()
             bar.set_postfix_str(f"loading {name}")
             model = embedlab.load_model(name)
@@ -86,20 +89,14 @@ def main(argv: list[str]) -> int:
             report["notebooks"][nb.name] = run(nb)
         print(f"\n{'solution':40s} {'compute':>8s} {'peak RSS':>9s} {'embedded':>9s}")
         for name, r in report["notebooks"].items():
-            print(
-                f"{name:40s} {r['compute_s']:7.0f}s {r['peak_rss_mb']:6.0f} MB {r['misses']:9d}"
-            )
-        print(
-            "(compute here, with models and cache warm; reading and exercises come on top)"
-        )
+            print(f"{name:40s} {r['compute_s']:7.0f}s {r['peak_rss_mb']:6.0f} MB {r['misses']:9d}")
+        print("(compute here, with models and cache warm; reading and exercises come on top)")
     out = ROOT / "outputs" / "warm.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     cold = [n for n, r in report.get("notebooks", {}).items() if r["misses"]]
     if cold:
-        print(
-            f"NOT WARM: {cold} still embedded texts after warming; the fill step misses them."
-        )
+        print(f"NOT WARM: {cold} still embedded texts after warming; the fill step misses them.")
         return 1
     return 0
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from embedlab.errors import CacheError, check_texts
+from embedlab.errors import CacheError, InvalidInputError, check_texts
 from embedlab.models import cache_dir, model_name_of, weights_sha256
 
 KEY_VERSION = "embedlab-key/2"
@@ -40,17 +40,11 @@ def spec_key(
     """sha256 of everything but the text that decides a vector: model name, weights (sha256
     of the file, else of the tensors), compute dtype, kind and its prompt, settings."""
     weights = getattr(model, "cache_identity", None) or weights_sha256(model)
-    params = (
-        next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
-    )
-    if (
-        weights is None and params is not None
-    ):  # not loaded by load_model: hash the tensors
+    params = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    if weights is None and params is not None:  # not loaded by load_model: hash the tensors
         digest = hashlib.sha256()
         for name, tensor in model.state_dict().items():
-            digest.update(
-                name.encode() + tensor.detach().cpu().float().numpy().tobytes()
-            )
+            digest.update(name.encode() + tensor.detach().cpu().float().numpy().tobytes())
         weights = digest.hexdigest()
     dtype = str(params.dtype) if params is not None else ""
     prompt = (getattr(model, "prompts", None) or {}).get(kind or "", "")
@@ -96,10 +90,7 @@ class EmbeddingCache:
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
             tables = {
-                r[0]
-                for r in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'"
-                )
+                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
             if tables and tables != {"vectors"}:
                 raise self._unusable(
@@ -144,9 +135,7 @@ class EmbeddingCache:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows
-                )
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -208,15 +197,11 @@ def cached_encode(
     if cache is True or cache is None:
         cache = default_cache()
     if not isinstance(cache, EmbeddingCache):
-        raise CacheError(
-            f"cache must be an EmbeddingCache or True, got {type(cache).__name__}."
-        )
+        raise CacheError(f"cache must be an EmbeddingCache or True, got {type(cache).__name__}.")
     if encode is None:
         method = getattr(
             model,
-            {"query": "encode_query", "document": "encode_document"}.get(
-                kind, "encode"
-            ),
+            {"query": "encode_query", "document": "encode_document"}.get(kind, "encode"),
         )
 
         def encode(batch: list[str]) -> Any:
@@ -230,9 +215,7 @@ def cached_encode(
     spec = spec_key(model, kind, normalize, truncate_dim)
     keys = [text_key(spec, t) for t in items]
     found = cache.get_many(keys)
-    todo = list(
-        dict.fromkeys(t for t, k in zip(items, keys, strict=True) if k not in found)
-    )
+    todo = list(dict.fromkeys(t for t, k in zip(items, keys, strict=True) if k not in found))
     if todo:
         new = np.asarray(encode(todo), dtype=np.float32)
         new_keys = [text_key(spec, t) for t in todo]
@@ -274,9 +257,11 @@ class IncrementalIndex:
     def update(self, corpus: Mapping[str, str]) -> UpdateReport:
         """Bring the index in line with ``corpus`` (``{doc_id: text}``)."""
         if not isinstance(corpus, Mapping):
-            raise CacheError(
+            raise InvalidInputError(
                 f"corpus must be a dict {{doc_id: text}}, got {type(corpus).__name__}."
             )
+        if corpus:
+            check_texts(list(corpus.values()), "corpus texts")
         new = {d: hashlib.sha256(t.encode()).hexdigest() for d, t in corpus.items()}
         added = [d for d in new if d not in self._hashes]
         changed = [d for d in new if d in self._hashes and self._hashes[d] != new[d]]
@@ -303,9 +288,7 @@ class IncrementalIndex:
         for d in removed:
             del self._vectors[d]
         self._hashes = new
-        return UpdateReport(
-            len(added), len(changed), len(removed), len(new) - len(todo), embedded
-        )
+        return UpdateReport(len(added), len(changed), len(removed), len(new) - len(todo), embedded)
 
     @property
     def ids(self) -> list[str]:

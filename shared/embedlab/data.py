@@ -45,18 +45,14 @@ def load_sentences() -> pd.DataFrame:
     return df[_SENTENCE_COLUMNS]
 
 
-def sentence_pairs(
-    df: pd.DataFrame | None = None, note: str = "paraphrase"
-) -> pd.DataFrame:
+def sentence_pairs(df: pd.DataFrame | None = None, note: str = "paraphrase") -> pd.DataFrame:
     """The pairs of ``note`` (``"paraphrase"`` or ``"hard_negative"``), one row per pair.
 
     >>> sentence_pairs(note="hard_negative").iloc[0][["text_a", "text_b"]].tolist()
     ['My account was suspended yesterday afternoon.', 'My account was created yesterday afternoon.']
     """  # noqa: E501
     df = load_sentences() if df is None else df
-    if not isinstance(df, pd.DataFrame) or not {"text", "pair_id", "note"} <= set(
-        df.columns
-    ):
+    if not isinstance(df, pd.DataFrame) or not {"text", "pair_id", "note"} <= set(df.columns):
         raise InvalidInputError(
             "expected the table returned by load_sentences() (or a filtered copy that keeps "
             "all its columns)."
@@ -114,10 +110,7 @@ class BeirDataset:
 
     def relevant(self, min_grade: int = 1) -> dict[str, set[str]]:
         """``{query_id: {doc_id, ...}}``: documents graded at least ``min_grade``."""
-        out = {
-            q: {d for d, g in j.items() if g >= min_grade}
-            for q, j in self.qrels.items()
-        }
+        out = {q: {d for d, g in j.items() if g >= min_grade} for q, j in self.qrels.items()}
         return {q: docs for q, docs in out.items() if docs}
 
     def __repr__(self) -> str:
@@ -129,9 +122,7 @@ class BeirDataset:
 
 
 def _error(file: Path, line: int | None, problem: str, fix: str) -> DatasetFormatError:
-    return DatasetFormatError(
-        f"{file}{f', line {line}' if line else ''}: {problem} {fix}"
-    )
+    return DatasetFormatError(f"{file}{f', line {line}' if line else ''}: {problem} {fix}")
 
 
 def _lines(file: Path) -> Iterator[tuple[int, str]]:
@@ -171,11 +162,7 @@ def _read_jsonl(file: Path, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
                 f"Give every {kind} a unique string id under the key '_id'.",
             )  # fmt: skip
         raw = record["_id"]
-        if (
-            isinstance(raw, bool)
-            or not isinstance(raw, str | int)
-            or not str(raw).strip()
-        ):
+        if isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).strip():
             raise _error(
                 file,
                 n,
@@ -196,11 +183,7 @@ def _read_jsonl(file: Path, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
                 f"Add the {kind} text under the key 'text'.",
             )
         for key in ("text", "title"):
-            if (
-                key in record
-                and not isinstance(record[key], str)
-                and record[key] is not None
-            ):
+            if key in record and not isinstance(record[key], str) and record[key] is not None:
                 raise _error(
                     file, n, f"'{key}' of {kind} {rid!r} must be a string, got "
                     f"{type(record[key]).__name__}.", "Store the text as a JSON string.",
@@ -230,14 +213,10 @@ def _read_qrels(file: Path, corpus: dict, queries: dict) -> dict[str, dict[str, 
         if len(fields) != 3:
             hint = "Each line must be: query-id<TAB>corpus-id<TAB>score."
             if len(fields) == 1 and len(line.split()) >= 3:
-                hint += (
-                    " The columns seem to be separated by spaces: use tab characters."
-                )
+                hint += " The columns seem to be separated by spaces: use tab characters."
             elif len(fields) == 4:
                 hint += " This looks like TREC qrels (qid 0 docid score): drop the 2nd column."
-            raise _error(
-                file, n, f"expected 3 tab-separated columns, found {len(fields)}.", hint
-            )
+            raise _error(file, n, f"expected 3 tab-separated columns, found {len(fields)}.", hint)
         qid, did, raw = fields
         try:
             grade = int(raw)
@@ -280,18 +259,12 @@ def _read_qrels(file: Path, corpus: dict, queries: dict) -> dict[str, dict[str, 
     return qrels
 
 
-def load_beir(
-    path: str | Path, split: str = "test", *, name: str | None = None
-) -> BeirDataset:
+def load_beir(path: str | Path, split: str = "test", *, name: str | None = None) -> BeirDataset:
     """Load and check a retrieval set in BEIR layout: ``corpus.jsonl`` (``_id``, ``text``,
     optional ``title``), ``queries.jsonl`` (``_id``, ``text``, any extra fields) and
     ``qrels/<split>.tsv`` (``query-id<TAB>corpus-id<TAB>grade``, optional header).
     """
-    if (
-        not isinstance(split, str)
-        or not split.strip()
-        or any(s in split for s in "/\\")
-    ):
+    if not isinstance(split, str) or not split.strip() or any(s in split for s in "/\\"):
         raise InvalidInputError(
             f"split must be a plain name such as 'test' or 'dev', got {split!r}."
         )
@@ -314,9 +287,7 @@ def load_beir(
     if missing := [str(f.relative_to(folder)) for f in files if not f.is_file()]:
         message = f"{folder}: missing {', '.join(missing)}. A BEIR folder must contain {expected}."
         if splits := sorted(p.stem for p in (folder / "qrels").glob("*.tsv")):
-            message += (
-                f" Available qrels splits here: {splits}; pass split=... to choose one."
-            )
+            message += f" Available qrels splits here: {splits}; pass split=... to choose one."
         raise DatasetFormatError(message)
     corpus = {}
     for did, (rec, n) in _read_jsonl(files[0], "document").items():

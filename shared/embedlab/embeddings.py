@@ -21,7 +21,7 @@ from embedlab.errors import (
     check_texts,
     positive_int,
 )
-from embedlab.models import model_name_of
+from embedlab.models import model_name_of, weights_sha256
 
 KINDS = ("query", "document", None)
 
@@ -32,10 +32,11 @@ def is_normalized(x: Any, atol: float = 1e-3) -> bool:
     >>> is_normalized(np.array([[3.0, 4.0]])), is_normalized(np.array([[0.6, 0.8]]))
     (False, True)
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = np.asarray(x)
     if arr.size == 0:
         return False
-    norms = np.linalg.norm(arr.reshape(-1, arr.shape[-1]), axis=1)
+    arr = arr.reshape(-1, arr.shape[-1])
+    norms = np.sqrt(np.einsum("ij,ij->i", arr, arr, dtype=np.float64))  # no float64 copy
     return bool(np.all(np.abs(norms - 1.0) <= atol))
 
 
@@ -49,9 +50,7 @@ class Embeddings(np.ndarray):
     model: str | None
     kind: str | None
 
-    def __new__(
-        cls, data: Any, model: str | None = None, kind: str | None = None
-    ) -> Embeddings:
+    def __new__(cls, data: Any, model: str | None = None, kind: str | None = None) -> Embeddings:
         obj = np.asarray(data).view(cls)
         obj.model, obj.kind = model, kind
         return obj
@@ -89,7 +88,8 @@ def _warn_if_truncated(model: Any, texts: list[str]) -> None:
     if tokenizer is None:
         return
     n = sum(
-        len(ids) > limit for ids in tokenizer(long_texts, truncation=False)["input_ids"]
+        len(ids) > limit
+        for ids in tokenizer(long_texts, truncation=False, verbose=False)["input_ids"]
     )
     if n:
         warnings.warn(
@@ -102,9 +102,7 @@ def _warn_if_truncated(model: Any, texts: list[str]) -> None:
 
 def _encode(method: Any, texts: list[str], batch_size: int, normalize: bool, **kw: Any):
     """``method(texts)``; on a GPU out-of-memory error, halve the batch size and retry."""
-    progress = len(texts) >= 2000 and not (
-        os.environ.get("CI") or os.environ.get("EMBEDLAB_QUIET")
-    )
+    progress = len(texts) >= 2000 and not (os.environ.get("CI") or os.environ.get("EMBEDLAB_QUIET"))
     while True:
         try:
             return method(
@@ -116,10 +114,7 @@ def _encode(method: Any, texts: list[str], batch_size: int, normalize: bool, **k
                 **kw,
             )
         except Exception as exc:
-            if (
-                "out of memory" not in str(exc).lower()
-                and type(exc).__name__ != "OutOfMemoryError"
-            ):
+            if "out of memory" not in str(exc).lower() and type(exc).__name__ != "OutOfMemoryError":
                 raise
             if batch_size == 1:
                 raise InvalidInputError(
@@ -166,9 +161,7 @@ def embed(
     """
     items = check_texts(texts)
     if kind not in KINDS:
-        raise InvalidInputError(
-            f"kind must be 'query', 'document' or None, got {kind!r}."
-        )
+        raise InvalidInputError(f"kind must be 'query', 'document' or None, got {kind!r}.")
     positive_int(batch_size, "batch_size", "Try 32 on CPU, 128 on GPU.")
     method = getattr(
         model,
@@ -191,8 +184,11 @@ def embed(
         from embedlab.cache import cached_encode
 
         if "prompt" in encode_kwargs or "prompt_name" in encode_kwargs:
+            raise InvalidInputError("cache= cannot be combined with a custom prompt: use kind=.")
+        if other := sorted(set(encode_kwargs) - {"truncate_dim", "device"}):
             raise InvalidInputError(
-                "cache= cannot be combined with a custom prompt: use kind=."
+                f"cache= cannot be combined with {', '.join(other)}: the cache key covers kind, "
+                "normalize and truncate_dim only. Pass cache=False."
             )
         vectors = cached_encode(
             model, items, kind=kind, normalize=normalize, cache=cache, encode=encode,
@@ -210,9 +206,7 @@ def normalize(x: Any) -> np.ndarray:
     """
     arr = np.asarray(x)
     if arr.ndim not in (1, 2):
-        raise InvalidInputError(
-            f"expected a vector or a (n, dims) matrix, got shape {arr.shape}."
-        )
+        raise InvalidInputError(f"expected a vector or a (n, dims) matrix, got shape {arr.shape}.")
     norms = np.linalg.norm(arr, axis=-1, keepdims=True)
     if np.any(norms == 0):
         raise InvalidInputError(
@@ -259,9 +253,7 @@ def check_compatible(a: Any, b: Any) -> None:
 def as_matrix(x: Any, what: str) -> np.ndarray:
     """``x`` as a 2-D float32 array with at least one row (one vector becomes one row)."""
     if x is None:
-        raise InvalidInputError(
-            f"{what} is None: pass an (n, dims) array of embeddings."
-        )
+        raise InvalidInputError(f"{what} is None: pass an (n, dims) array of embeddings.")
     arr = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
     if not np.issubdtype(arr.dtype, np.number):
         raise InvalidInputError(f"{what} must hold numbers, got dtype {arr.dtype}.")
@@ -269,6 +261,12 @@ def as_matrix(x: Any, what: str) -> np.ndarray:
     if arr.ndim != 2 or 0 in arr.shape:
         raise InvalidInputError(
             f"{what} must be a vector or an (n, dims) matrix with n > 0, got shape {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        row = np.flatnonzero(~np.isfinite(arr).all(axis=1))[0]
+        raise InvalidInputError(
+            f"{what} contains NaN or infinite values (row {row}): every score computed from "
+            "them would be NaN. Re-embed the texts."
         )
     return arr.astype(np.float32, copy=False)
 
@@ -278,9 +276,10 @@ def similarity(a: Any, b: Any = None) -> np.ndarray:
     both come from the same model. Uses ``sentence_transformers.util.cos_sim``."""
     from sentence_transformers.util import cos_sim
 
-    check_compatible(a, a if b is None else b)
     a2 = as_matrix(a, "a")
-    return cos_sim(a2, a2 if b is None else as_matrix(b, "b")).numpy()
+    b2 = a2 if b is None else as_matrix(b, "b")
+    check_compatible(a, a if b is None else b)
+    return cos_sim(a2, b2).numpy()
 
 
 def without_normalize(model: Any) -> Any:
@@ -293,4 +292,6 @@ def without_normalize(model: Any) -> Any:
         return model
     raw = SentenceTransformer(modules=modules[:-1], device=str(model.device))
     raw.embedlab_info = {**getattr(model, "embedlab_info", {}), "folder": None}
+    if weights := weights_sha256(model):  # same weights, other vectors: another cache key
+        raw.cache_identity = f"{weights} without Normalize"
     return raw

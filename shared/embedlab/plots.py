@@ -8,9 +8,7 @@ from typing import Any
 import numpy as np
 
 
-def heatmaps(
-    sims: Mapping[str, Any], labels: Sequence[str], *, title: str = "Cosine similarity"
-):
+def heatmaps(sims: Mapping[str, Any], labels: Sequence[str], *, title: str = "Cosine similarity"):
     """One similarity heatmap per model, side by side, rows and columns labelled."""
     import matplotlib.pyplot as plt
 
@@ -34,9 +32,7 @@ def heatmaps(
     return fig
 
 
-def scatter_2d(
-    coords: Mapping[str, Any], groups: Sequence[str], *, title: str = "t-SNE map"
-):
+def scatter_2d(coords: Mapping[str, Any], groups: Sequence[str], *, title: str = "t-SNE map"):
     """2-D maps side by side (e.g. t-SNE), one colour per group, with a legend."""
     import matplotlib.pyplot as plt
 
@@ -54,9 +50,7 @@ def scatter_2d(
             mask = np.array([x == g for x in groups])
             ax.scatter(xy[mask, 0], xy[mask, 1], s=14, label=g)
         ax.set(title=name, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
-    axes[0][-1].legend(
-        title="topic", loc="upper left", bbox_to_anchor=(1, 1), fontsize=8
-    )
+    axes[0][-1].legend(title="topic", loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
     fig.suptitle(title)
     return fig
 

@@ -13,15 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, require_normalized
+from embedlab.embeddings import as_matrix, check_compatible, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
-from embedlab.retrieval import Run, evaluate_run, search
+from embedlab.retrieval import Run, _check_ids, evaluate_run, search, top_k
 
-PRECISIONS = {
-    "float32": "float32",
-    "int8": "uint8",
-    "binary": "ubinary",
-}  # ours -> faiss
+PRECISIONS = ("float32", "int8", "binary")
 
 
 def bytes_per_vector(dims: int, precision: str = "float32") -> int:
@@ -57,17 +53,12 @@ def truncate_and_normalize(emb: Any, dims: int) -> np.ndarray:
     array([[0.6, 0.8]], dtype=float32)
     """
     arr = as_matrix(emb, "embeddings")
-    if (
-        isinstance(dims, bool)
-        or not isinstance(dims, int)
-        or not 1 <= dims <= arr.shape[1]
-    ):
+    if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= arr.shape[1]:
         raise InvalidInputError(
             f"dims={dims!r} is out of range: these embeddings have {arr.shape[1]} dimensions, so "
             f"dims must be between 1 and {arr.shape[1]}. Truncation can only remove dimensions."
         )
-    cut = arr[:, :dims]
-    return cut / np.linalg.norm(cut, axis=1, keepdims=True)
+    return normalize(arr[:, :dims])
 
 
 def quantized_search(
@@ -82,8 +73,9 @@ def quantized_search(
     rescore_multiplier: int = 4,
     calibration_embeddings: Any = None,
 ) -> Run:
-    """Search a quantized copy of the documents with float32 queries; returns a run.
+    """Search a quantized copy of the documents; returns a run.
 
+    ``binary`` uses sentence-transformers' ``semantic_search_faiss`` (Hamming distance);
     ``int8`` learns each dimension's range from ``calibration_embeddings`` (a sample of your
     documents; default: the documents). ``rescore`` fetches ``k * rescore_multiplier``
     candidates, then re-ranks them by their dot product with the float query.
@@ -94,34 +86,43 @@ def quantized_search(
     )
 
     if precision not in PRECISIONS:
-        raise InvalidInputError(
-            f"precision must be one of {list(PRECISIONS)}, got {precision!r}."
-        )
+        raise InvalidInputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}.")
     q = require_normalized(as_matrix(query_emb, "query embeddings"), "query embeddings")
-    d = require_normalized(
-        as_matrix(doc_emb, "document embeddings"), "document embeddings"
-    )
+    d = require_normalized(as_matrix(doc_emb, "document embeddings"), "document embeddings")
+    check_compatible(query_emb, doc_emb)
+    query_ids = _check_ids(query_ids, len(q), "query_ids")
+    doc_ids = _check_ids(doc_ids, len(d), "doc_ids")
+    positive_int(k, "k")
     if precision == "float32":
         return search(q, d, query_ids, doc_ids, k=k)
     calibration = (
-        d
-        if calibration_embeddings is None
-        else as_matrix(calibration_embeddings, "calibration")
+        d if calibration_embeddings is None else as_matrix(calibration_embeddings, "calibration")
     )
-    codes = quantize_embeddings(
-        d, precision=PRECISIONS[precision], calibration_embeddings=calibration
-    )
-    hits, _ = semantic_search_faiss(
-        q, corpus_embeddings=codes, corpus_precision=PRECISIONS[precision], top_k=min(k, len(d)),
-        calibration_embeddings=calibration, rescore=rescore,
-        rescore_multiplier=positive_int(rescore_multiplier, "rescore_multiplier"),
-    )  # fmt: skip
-    sign = (
-        -1.0 if precision == "binary" and not rescore else 1.0
-    )  # Hamming distance: lower wins
+    multiplier = positive_int(rescore_multiplier, "rescore_multiplier") if rescore else 1
+    if precision == "binary":
+        codes = quantize_embeddings(d, precision="ubinary")
+        hits, _ = semantic_search_faiss(
+            q, corpus_embeddings=codes, corpus_precision="ubinary", top_k=min(k, len(d)),
+            rescore=rescore, rescore_multiplier=multiplier,
+        )  # fmt: skip
+        sign = 1.0 if rescore else -1.0  # without rescoring the score is a Hamming distance
+        return {
+            qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
+            for qid, row in zip(query_ids, hits, strict=True)
+        }
+    # int8 by hand, with the library's quantize_embeddings: faiss's only 8-bit path (uint8) ranks
+    # by dot products of uncentred 0-255 codes (MiniLM nDCG@10 0.742 vs 0.775 here).
+    qc, dc = (quantize_embeddings(x, "int8", calibration_embeddings=calibration) for x in (q, d))
+    scores = qc.astype(np.int32) @ dc.astype(np.int32).T
+    if rescore:  # the float query against the candidates, dequantized from their codes
+        cand = top_k(scores, doc_ids, min(k * multiplier, len(d)))
+        lo = calibration.min(0)
+        approx = (dc[cand].astype(np.float32) + 128) * ((calibration.max(0) - lo) / 255) + lo
+        scores = np.full(scores.shape, -np.inf, dtype=np.float32)
+        scores[np.arange(len(q))[:, None], cand] = np.einsum("qd,qcd->qc", q, approx)
+    best = top_k(scores, doc_ids, min(k, len(d)))
     return {
-        qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
-        for qid, row in zip(query_ids, hits, strict=True)
+        qid: {doc_ids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(query_ids)
     }
 
 
@@ -148,6 +149,7 @@ def compare_precisions(
         run = quantized_search(
             *args,
             precision,
+            k=10,  # enough for nDCG@10; 40 candidates to rescore, not the whole corpus
             rescore="+" in name,
             calibration_embeddings=calibration_embeddings,
         )
@@ -175,12 +177,9 @@ def compare_truncation(
     rows = {}
     for n in [full, *(d for d in dims if d < full)]:
         q, d = (
-            truncate_and_normalize(e, n)
-            for e in (result.query_embeddings, result.doc_embeddings)
+            truncate_and_normalize(e, n) for e in (result.query_embeddings, result.doc_embeddings)
         )
-        score = evaluate_run(
-            search(q, d, result.query_ids, result.doc_ids), qrels
-        ).summary[metric]
+        score = evaluate_run(search(q, d, result.query_ids, result.doc_ids), qrels).summary[metric]
         rows[n] = {"bytes_per_vector": 4 * n, "memory_ratio": full / n, metric: score}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("dims")
     table["retention"] = table[metric] / table[metric].iloc[0]

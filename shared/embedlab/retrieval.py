@@ -33,19 +33,13 @@ def top_k(scores: Any, ids: Sequence[str], k: int) -> np.ndarray:
     scores = np.atleast_2d(np.asarray(scores))
     n = scores.shape[1]
     if len(ids) != n:
-        raise InvalidInputError(
-            f"got {len(ids)} ids for {n} columns of scores: one id per column."
-        )
+        raise InvalidInputError(f"got {len(ids)} ids for {n} columns of scores: one id per column.")
     k = min(positive_int(k, "k"), n)
     tie = np.empty(n, dtype=np.int64)  # rank of each id in descending string order
     tie[sorted(range(n), key=list(ids).__getitem__, reverse=True)] = np.arange(n)
     out = np.empty((len(scores), k), dtype=np.int64)
     for i, row in enumerate(scores):
-        cand = (
-            np.arange(n)
-            if k == n
-            else np.flatnonzero(row >= np.partition(row, n - k)[n - k])
-        )
+        cand = np.arange(n) if k == n else np.flatnonzero(row >= np.partition(row, n - k)[n - k])
         out[i] = cand[np.lexsort((tie[cand], -row[cand]))][:k]
     return out
 
@@ -53,13 +47,9 @@ def top_k(scores: Any, ids: Sequence[str], k: int) -> np.ndarray:
 def _check_ids(ids: Any, n: int, what: str) -> list[str]:
     ids = [str(i) for i in ids]
     if len(ids) != n:
-        raise InvalidInputError(
-            f"{what} has {len(ids)} ids for {n} vectors: one id per row."
-        )
+        raise InvalidInputError(f"{what} has {len(ids)} ids for {n} vectors: one id per row.")
     if len(set(ids)) != n:
-        raise InvalidInputError(
-            f"{what} contains duplicate ids: every row needs its own id."
-        )
+        raise InvalidInputError(f"{what} contains duplicate ids: every row needs its own id.")
     return ids
 
 
@@ -75,23 +65,21 @@ def search(
     >>> search([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], ["q1"], ["a", "b", "c"], k=2)
     {'q1': {'a': 1.0, 'c': 0.6000000238418579}}
     """
-    check_compatible(query_embeddings, doc_embeddings)
     q, d = (
         as_matrix(query_embeddings, "query_embeddings"),
         as_matrix(doc_embeddings, "doc_embeddings"),
     )
+    check_compatible(query_embeddings, doc_embeddings)
     qids, dids = (
         _check_ids(query_ids, len(q), "query_ids"),
         _check_ids(doc_ids, len(d), "doc_ids"),
     )
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    d = d / np.linalg.norm(d, axis=1, keepdims=True)
+    # an all-zero row (e.g. a TF-IDF query with no known word) scores 0, not NaN
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
     scores = q @ d.T
     best = top_k(scores, dids, k)
-    return {
-        qid: {dids[j]: float(scores[i, j]) for j in best[i]}
-        for i, qid in enumerate(qids)
-    }
+    return {qid: {dids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(qids)}
 
 
 @dataclass
@@ -158,31 +146,20 @@ def evaluate_run(
         scored, {f"P.{cut}", f"recall.{cut}", "ndcg_cut.10", "map"}, relevance_level=1
     )
     top10 = {
-        q: {
-            d: docs[d]
-            for d in sorted(docs, key=lambda d: (docs[d], d), reverse=True)[:10]
-        }
+        q: {d: docs[d] for d in sorted(docs, key=lambda d: (docs[d], d), reverse=True)[:10]}
         for q, docs in run.items()
     }
-    rr = pytrec_eval.RelevanceEvaluator(
-        scored, {"recip_rank"}, relevance_level=1
-    ).evaluate(top10)
+    rr = pytrec_eval.RelevanceEvaluator(scored, {"recip_rank"}, relevance_level=1).evaluate(top10)
     res = evaluator.evaluate(run)
-    names = (
-        [f"P@{k}" for k in ks] + [f"R@{k}" for k in ks] + ["MRR@10", "nDCG@10", "MAP"]
-    )
+    names = [f"P@{k}" for k in ks] + [f"R@{k}" for k in ks] + ["MRR@10", "nDCG@10", "MAP"]
     trec = [f"P_{k}" for k in ks] + [f"recall_{k}" for k in ks]
     rows = {
         q: [res[q][t] for t in trec] + [rr[q]["recip_rank"], res[q]["ndcg_cut_10"], res[q]["map"]]
         if q in res else [0.0] * len(names)
         for q in scored
     }  # fmt: skip
-    per_query = pd.DataFrame.from_dict(rows, orient="index", columns=names).rename_axis(
-        "query_id"
-    )
-    return RetrievalScores(
-        {m: float(v) for m, v in per_query.mean().items()}, per_query, name, run
-    )
+    per_query = pd.DataFrame.from_dict(rows, orient="index", columns=names).rename_axis("query_id")
+    return RetrievalScores({m: float(v) for m, v in per_query.mean().items()}, per_query, name, run)
 
 
 def evaluate_model(
@@ -228,7 +205,8 @@ def precision_recall_curve(
     run: Run, qrels: Qrels, ks: Iterable[int] = range(1, 21)
 ) -> pd.DataFrame:
     """Mean precision@k and recall@k for each ``k``: the points of a precision-recall plot."""
-    s = evaluate_run(run, qrels, ks=list(ks)).summary
+    ks = list(ks)  # read twice below: a generator would be empty the second time
+    s = evaluate_run(run, qrels, ks=ks).summary
     return pd.DataFrame(
         {"precision": [s[f"P@{k}"] for k in ks], "recall": [s[f"R@{k}"] for k in ks]},
         index=pd.Index(list(ks), name="k"),
@@ -247,9 +225,7 @@ def _paired(a: Any, b: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
                 )
             x = x[metric]
         series.append(
-            pd.Series(x, dtype=float)
-            if not isinstance(x, pd.Series)
-            else x.astype(float)
+            pd.Series(x, dtype=float) if not isinstance(x, pd.Series) else x.astype(float)
         )
     sa, sb = series
     if set(sa.index) != set(sb.index):
@@ -257,14 +233,8 @@ def _paired(a: Any, b: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
             "the two systems were scored on different queries (e.g. "
             f"{sorted(set(sa.index) ^ set(sb.index))[:3]}). Evaluate both on the same dataset."
         )
-    if (
-        len(sa) < 2
-        or not np.isfinite(sa.to_numpy()).all()
-        or not np.isfinite(sb.to_numpy()).all()
-    ):
-        raise InvalidInputError(
-            "a paired comparison needs at least 2 queries with finite scores."
-        )
+    if len(sa) < 2 or not np.isfinite(sa.to_numpy()).all() or not np.isfinite(sb.to_numpy()).all():
+        raise InvalidInputError("a paired comparison needs at least 2 queries with finite scores.")
     return sa.to_numpy(), sb.reindex(sa.index).to_numpy()
 
 
@@ -287,9 +257,7 @@ def paired_bootstrap(
     if np.ptp(x - y) > 0:  # with one constant difference there is nothing to resample
         n = positive_int(n_resamples, "n_resamples")
         rng = np.random.default_rng(seed)
-        res = stats.bootstrap(
-            (x, y), _mean_diff, paired=True, n_resamples=n, method="BCa", rng=rng
-        )
+        res = stats.bootstrap((x, y), _mean_diff, paired=True, n_resamples=n, method="BCa", rng=rng)
         ci = res.confidence_interval
         low, high = float(ci.low), float(ci.high)
     return {"mean_diff": mean, "ci_low": low, "ci_high": high, "n_queries": len(x)}

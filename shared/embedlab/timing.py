@@ -21,9 +21,7 @@ def _sync(model: Any) -> None:
         (torch.cuda if device.startswith("cuda") else torch.mps).synchronize()
 
 
-def measure_latency(
-    model: Any, queries: Sequence[str], *, warmup: int = 5
-) -> dict[str, Any]:
+def measure_latency(model: Any, queries: Sequence[str], *, warmup: int = 5) -> dict[str, Any]:
     """Single-query latency, one ``encode_query`` call per query as a search box makes them.
 
     Returns ``p50_ms``, ``p95_ms`` and the raw ``samples_ms``.

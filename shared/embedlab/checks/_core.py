@@ -65,9 +65,7 @@ class Lab:
         return CheckResult(f"Step {step}", False, message + self._stuck(step))
 
     def not_done(self, step: str, what: str) -> CheckResult:
-        return self.failed(
-            step, f"{what} is still None: replace the TODO with your code."
-        )
+        return self.failed(step, f"{what} is still None: replace the TODO with your code.")
 
     def needs(self, step: str) -> None:
         """Stop a cell that builds on exercise ``step`` until that exercise passes."""
@@ -79,28 +77,20 @@ class Lab:
 
     def hint(self, step: str) -> None:
         """Print the hint of exercise ``step``."""
-        print(
-            self.hints.get(
-                step, f"No hint for {step!r}; exercises: {sorted(self.hints)}."
-            )
-        )
+        print(self.hints.get(step, f"No hint for {step!r}; exercises: {sorted(self.hints)}."))
 
     def answer(self, step: str) -> None:
         """Print the reference answer of exercise ``step``, as the solution notebook has it."""
         code = _load("answers.json").get(self.name, {}).get(step)
         print(
-            code
-            if code
-            else f"No reference answer for {step!r}; exercises: {sorted(self.hints)}."
+            code if code else f"No reference answer for {step!r}; exercises: {sorted(self.hints)}."
         )
 
     def review(self, answers: dict[Any, Any] | None) -> None:
         """Mark the review questions: for each answer, right or wrong and why."""
         questions = _load(f"{self.name}_review.json").get("questions", [])
         if not answers or all(v is None for v in answers.values()):
-            print(
-                f"Answer the {len(questions)} questions first, e.g. {{1: 'b', 2: 'a'}}."
-            )
+            print(f"Answer the {len(questions)} questions first, e.g. {{1: 'b', 2: 'a'}}.")
             return
         right = 0
         for number, q in enumerate(questions, start=1):
@@ -111,8 +101,6 @@ class Lab:
             key = str(given).strip().lower()
             ok = key == q["answer"]
             right += ok
-            why = q["why"].get(
-                key, f"{given!r} is not one of the options {sorted(q['why'])}."
-            )
+            why = q["why"].get(key, f"{given!r} is not one of the options {sorted(q['why'])}.")
             print(f"{number}. {'right' if ok else 'not quite'} ({key}): {why}")
         print(f"{right} of {len(questions)} right.")
