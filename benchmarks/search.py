@@ -234,8 +234,9 @@ normalises the documents and (quantized) quantizes them, and for binary builds a
 built beforehand (`corpus_index=`), same settings; int8: the dot product of precomputed codes
 and the top-k (no rescoring): the search alone. **Document codes**: `quantize_embeddings`
 output; **index**: ntotal × code_size of the faiss index (int8: the codes themselves).
-**Top-10 overlap**: share of the float32 top-10 also returned, a worst case on this tiled corpus (a query's top-10 are near-identical noisy copies, reordered by any
-quantization error); the quality figure is the course-set table below.
+**Top-10 overlap**: share of the float32 top-10 also returned, a worst case on this tiled
+corpus (a query's top-10 are near-identical noisy copies, reordered by any quantization
+error); the quality figure is the course-set table below.
 
 {table(header, rows)}
 
