@@ -10,7 +10,9 @@ notebook found by glob:
 - ``solutions/<name>.ipynb``: a copy with every output cleared (stale outputs cannot make a run
   look green) is opened, run with "Run All Cells" and saved; the saved file must have no error
   output, every code cell must have run, and every cell with a figure in the committed solution
-  must have a figure again.
+  must have a figure again. Where the solution has a playground, it is used as a presenter
+  would: a query typed into Lab 1's search box gives a table of each model's top 5; a click on
+  Lab 2x's index control changes the nDCG@10 and memory line.
 
 ``make lab`` serves ``labs/`` (it is the folder argument), so the cleared copies live in
 ``labs/outputs/ui/`` (git-ignored, removed by ``make clean``). Screenshots go to ``outputs/ui/``.
@@ -651,3 +653,57 @@ def test_solution_runs_in_the_ui(name, lab_server, page, capsys):
     assert not not_run, f"{where}: cells that never ran: {not_run}"
     assert not missing_png, f"{where}: no image/png output, unlike the committed one: {missing_png}"
     assert result["value"] is not False, f"{where}: Run All Cells reported a failure"
+
+    sources = "\n".join(c.source for c in committed.cells if c.cell_type == "code")
+    if "search_box(" in sources:
+        _use_search_box(page, name, capsys)
+    if "index_control(" in sources:
+        _use_index_control(page, name, capsys)
+
+
+QUERY = "our plane could not take off because of fog"
+
+
+def _use_search_box(page, name: str, capsys) -> None:
+    """The Lab 1 playground, as a presenter uses it: type a query, read the table."""
+    box = page.locator("input[placeholder='Type a query and press Enter']")
+    box.scroll_into_view_if_needed()
+    box.fill(QUERY)
+    box.press("Enter")
+    table = page.locator(".widget-output table, .jupyter-widgets-output-area table").first
+    try:
+        table.wait_for(timeout=60_000)
+    except Exception:
+        widget = page.locator(".widget-vbox").first.inner_html()[:3000]
+        pytest.fail(f"{name}: no result table after typing a query; the widget:\n{widget}")
+    _screenshot(page, "", SCREENSHOTS / f"{name}-playground.png")
+    header = table.locator("thead th").all_inner_texts()
+    rows = [r.locator("td").all_inner_texts() for r in table.locator("tbody tr").all()]
+    models = [h for h in header if " ms)" in h]
+    assert len(models) == 3 and len(rows) == 5, f"search box table: {header} {rows}"
+    first = rows[0]
+    assert all(re.match(r"-?\d\.\d\d\s+\S.*[.?!]$", cell) for row in rows for cell in row), rows
+    assert sum("fog" in cell.lower() for cell in first) >= 2, f"rank 1 for {QUERY!r}: {first}"
+    _log(capsys, f"{name} (playground): {QUERY!r} -> {first}")
+
+
+def _use_index_control(page, name: str, capsys) -> None:
+    """The Lab 2x control: pick another index setting, read nDCG@10 and memory change."""
+    label = page.locator(".widget-label", has_text="nDCG@10").first
+    label.wait_for(timeout=60_000)
+    before = label.inner_text()
+    page.locator(".widget-toggle-button", has_text=re.compile(r"^binary$")).click()
+    page.wait_for_function(
+        "t => Array.from(document.querySelectorAll('.widget-label'))"
+        ".some(e => e.textContent.startsWith(t))",
+        arg="binary:",
+        timeout=60_000,
+    )
+    after = page.locator(".widget-label", has_text="binary:").first.inner_text()
+    _screenshot(page, "", SCREENSHOTS / f"{name}-playground.png")
+    assert before.startswith("float32: nDCG@10") and "(1x smaller)" in before, before
+    assert re.search(
+        r"binary: nDCG@10 0\.\d{3} \(\d+\.\d% of float32\), \d+ bytes per vector \(32x smaller\)",
+        after,
+    ), after
+    _log(capsys, f"{name} (playground): {before!r} -> {after!r}")

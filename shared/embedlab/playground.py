@@ -80,21 +80,25 @@ def search_box(
     box = w.Text(
         placeholder="Type a query and press Enter",
         description="query",
+        continuous_update=False,  # the value changes on Enter (or leaving the box)
         layout={"width": "60%"},
     )
     picker = w.SelectMultiple(options=list(models), value=tuple(models), description="models")
     out = w.Output()
 
     def show(_: Any = None) -> None:
+        from IPython.display import display
+
         out.clear_output()
         with out:
             if box.value.strip() and picker.value:
                 chosen = {n: models[n] for n in picker.value}
                 table = top_matches(box.value, chosen, doc_embeddings, texts)
                 print(f"Top {len(table)} for {box.value!r}:")
-                display(table)  # noqa: F821 (IPython's display, present in notebooks)
+                with pd.option_context("display.max_colwidth", None):
+                    display(table)
 
-    box.on_submit(show)
+    box.observe(show, names="value")
     picker.observe(show, names="value")
     return w.VBox([w.HBox([box, picker]), out])
 
