@@ -157,3 +157,61 @@ def test_index_setting_matches_quantized_search():
     )
     short = playground.index_setting(result, qrels, "16d")
     assert short["bytes_per_vector"] == 64
+
+
+def _small_result():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((30, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    result = SimpleNamespace(
+        query_embeddings=x[:5],
+        doc_embeddings=x[5:],
+        query_ids=[f"q{i}" for i in range(5)],
+        doc_ids=[f"d{i}" for i in range(25)],
+    )
+    return result, {f"q{i}": {f"d{i}": 1} for i in range(5)}
+
+
+def test_search_box_shows_the_table_when_a_query_is_entered(capsys):
+    texts = ["aa", "aaaa", "a", "aaaaaaaa", "aaaaa", "aaaaaaa"]
+    model = CountingModel()
+    box = playground.search_box({"m": model}, {"m": model._vectors(texts)}, texts)
+    text, picker = box.children[0].children
+    assert text.continuous_update is False  # the table follows Enter, not every keystroke
+    assert picker.value == ("m",)
+    text.value = "aaa"  # what pressing Enter in the browser does
+    assert [c[0] for c in model.calls] == ["query"]
+    shown = capsys.readouterr().out  # outside a kernel the Output widget lets prints through
+    assert "Top 5 for 'aaa'" in shown and "rank" in shown and "0.97  aaaaaaa" in shown
+
+
+def test_index_control_updates_its_line_when_the_setting_changes():
+    result, qrels = _small_result()
+    control = playground.index_control(result, qrels)
+    pick, line = control.children
+    assert line.value.startswith("float32: nDCG@10 ") and "(1x smaller)" in line.value
+    pick.value = "binary"
+    expected = playground.index_setting(result, qrels, "binary")["nDCG@10"]
+    assert line.value.startswith(f"binary: nDCG@10 {expected:.3f}")
+    assert "2 bytes per vector (32x smaller)" in line.value
+
+
+def test_without_ipywidgets_the_playgrounds_say_how_to_install_it(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_widgets(name, *args, **kwargs):
+        if name == "ipywidgets":
+            raise ImportError("No module named 'ipywidgets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_widgets)
+    result, qrels = _small_result()
+    assert playground.index_control(result, qrels) is None
+    assert playground.search_box({}, {}, []) is None
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert (
+        lines
+        == ["The playground needs ipywidgets: pip install ipywidgets, then restart the kernel."] * 2
+    )
