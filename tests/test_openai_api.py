@@ -17,14 +17,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from openai_server import OpenAIStubServer
 
 import embedlab
 from embedlab import openai_api
 from embedlab.errors import APIKeyError, EmbedlabError, InvalidInputError
 from embedlab.openai_api import OpenAIEmbedder, api_key, estimate_cost, skip_unless_openai
-
-openai = pytest.importorskip("openai")  # the optional extra; `make setup` installs it
-from openai_server import OpenAIStubServer  # noqa: E402
 
 KEY = "sk-test-9f8e7d6c5b4a-SECRETKEY"
 WRONG_KEY = "sk-wrong-0123456789-WRONGKEY"
