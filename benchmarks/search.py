@@ -130,7 +130,7 @@ def build_methods(data: SearchData, seed: int) -> list[Method]:
             qcodes = quantize_embeddings(q, precision="int8", calibration_embeddings=sample)
 
             def prebuilt(qc: Any = qcodes, dc: Any = codes) -> Any:
-                return top_k(qc.astype(np.int32) @ dc.astype(np.int32).T, dids, K)
+                return top_k(qc.astype(np.float32) @ dc.astype(np.float32).T, dids, K)
 
             methods.append(Method(name, call, prebuilt, codes.nbytes, codes.nbytes))
             continue

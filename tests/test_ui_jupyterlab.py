@@ -194,9 +194,9 @@ def _stop(proc: subprocess.Popen) -> None:
                 return
 
 
-@pytest.fixture(scope="module")
-def lab_server(chromium_executable, tmp_path_factory):
-    home = tmp_path_factory.mktemp("jupyterlab")
+@contextlib.contextmanager
+def _serve(target: list[str], home: Path):
+    """Run `make <target>` with headless LAB_ARGS from the repo root; yield the server."""
     settings = home / "user-settings"
     for rel, value in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -221,10 +221,10 @@ def lab_server(chromium_executable, tmp_path_factory):
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
-    # `make lab` depends on `setup`; -o keeps a stale .installed stamp (pyproject.toml edited
+    # The targets depend on `setup`; -o keeps a stale .installed stamp (pyproject.toml edited
     # since the last `make setup`) from reinstalling the venv in the middle of a test run.
     venv = os.environ.get("VENV", ".venv")
-    cmd = ["make", "--no-print-directory", "-o", f"{venv}/.installed", "lab"]
+    cmd = ["make", "--no-print-directory", "-o", f"{venv}/.installed", *target]
     cmd.append("LAB_ARGS=" + " ".join(lab_args))
     log = home / "server.log"
     with open(log, "wb") as out:
@@ -237,8 +237,8 @@ def lab_server(chromium_executable, tmp_path_factory):
         while True:
             if proc.poll() is not None:
                 pytest.fail(
-                    f"`make lab` exited with {proc.returncode} before the server answered:\n"
-                    + server.log_tail(),
+                    f"`make {' '.join(target)}` exited with {proc.returncode} before the server "
+                    "answered:\n" + server.log_tail(),
                     pytrace=False,
                 )
             try:
@@ -256,6 +256,20 @@ def lab_server(chromium_executable, tmp_path_factory):
     finally:
         server.shutdown_sessions()
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def lab_server(chromium_executable, tmp_path_factory):
+    with _serve(["lab"], tmp_path_factory.mktemp("jupyterlab")) as server:
+        yield server
+
+
+def test_make_demo_serves_the_solutions(tmp_path):
+    """`make demo` = `make warm` (CI runs it before the tests), then JupyterLab on solutions/."""
+    with _serve(["-o", "warm", "demo"], tmp_path) as server:
+        listed = {item["name"] for item in server.api("GET", "/api/contents")["content"]}
+    wanted = {p.name for p in SOLUTIONS.glob("*.ipynb")}
+    assert wanted <= listed, f"`make demo` serves {sorted(listed)}, not the solutions"
 
 
 @pytest.fixture(scope="module")
