@@ -38,8 +38,8 @@ setup: $(VENV)/.installed ## Create .venv and install the course package, models
 lab: setup ## Set up, then open the labs in JupyterLab (extra server flags: LAB_ARGS=...)
 	$(BIN)/jupyter lab $(LAB_ARGS) labs/
 
-warm: setup ## Prepare for class: build every model, fill the embedding cache, time each solution
-	$(BIN)/python tools/warm.py
+warm: setup ## Prepare for class: build every model, fill the embedding cache, time each solution (WARM_ARGS=--no-run: no timing)
+	$(BIN)/python tools/warm.py $(WARM_ARGS)
 
 demo: warm ## Instructors: make warm, then open the solutions in JupyterLab
 	$(BIN)/jupyter lab $(LAB_ARGS) solutions/

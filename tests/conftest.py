@@ -41,6 +41,33 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
+WARM_CHECK = "test_warm.py::test_after_make_warm_this_session_embedded_nothing"
+CACHE_ENTRIES = pytest.StashKey[int]()
+
+
+def cache_entries() -> int:
+    """Vectors in the embedding cache file that the notebooks' kernels use (0 if none yet)."""
+    import sqlite3
+
+    from embedlab.models import cache_dir
+
+    path = cache_dir() / "embeddings.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[CACHE_ENTRIES] = cache_entries()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The warm check runs last: after the solutions ran in the browser and under nbval."""
+    last = [item for item in items if item.nodeid.endswith(WARM_CHECK)]
+    items[:] = [item for item in items if item not in last] + last
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2, loaded once. Tests must not modify it (use monkeypatch)."""
