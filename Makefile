@@ -88,7 +88,7 @@ test-ui: setup ## The labs in a real JupyterLab (`make lab`) in headless Chromiu
 test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
 	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider
 
-bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 15 min)
+bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 8 min on 2 cores)
 	$(BIN)/python -m benchmarks.run
 
 bench-smoke: setup ## Every benchmark path on tiny sizes and a synthetic notebook (under a minute)

@@ -230,10 +230,12 @@ Clock: `time.process_time`, CPU time of this process (it stops while other proce
 the cores; with one thread, the default `--threads 1`, it is the latency on an idle core).
 Both course functions take embeddings, not an index, so every call also checks and
 normalises the documents and (quantized) quantizes them, and for binary builds a faiss index.
-**Index built once**: binary: sentence-transformers' `semantic_search_faiss` on an index
-built beforehand (`corpus_index=`), same settings; int8: the dot product of precomputed codes
-and the top-k (no rescoring): the search alone. **Document codes**: `quantize_embeddings`
-output; **index**: ntotal × code_size of the faiss index (int8: the codes themselves).
+**Index built once**: float32 and binary: sentence-transformers' `semantic_search_faiss` on an
+index built beforehand (`corpus_index=`), same settings (for float32, faiss's flat
+inner-product index, where `embedlab.search` is one NumPy matrix product); int8: the dot
+product of precomputed codes and the top-k (no rescoring): the search alone.
+**Document codes**: `quantize_embeddings` output;
+**index**: ntotal × code_size of the faiss index (int8: the codes themselves).
 **Top-10 overlap**: share of the float32 top-10 also returned, a worst case on this tiled
 corpus (a query's top-10 are near-identical noisy copies, reordered by any quantization
 error); the quality figure is the course-set table below.
