@@ -15,7 +15,9 @@ notebook found by glob:
   Lab 2x's index control changes the nDCG@10 and memory line.
 
 ``make lab`` serves ``labs/`` (it is the folder argument), so the cleared copies live in
-``labs/outputs/ui/`` (git-ignored, removed by ``make clean``). Screenshots go to ``outputs/ui/``.
+``labs/outputs/ui/`` while the tests run. Afterwards the solved copies move to ``outputs/ui/``
+(git-ignored), next to one screenshot per notebook, and ``labs/outputs/ui/`` is removed: a
+learner's ``make lab`` never shows solved notebooks.
 
 Needs Chromium (``apt-get install chromium``; another binary: ``CHROMIUM=/path``). Without it
 the tests are skipped, or fail when ``$CI`` is set. Run only these: ``make test-ui``.
@@ -255,6 +257,19 @@ def _serve(target: list[str], home: Path):
     finally:
         server.shutdown_sessions()
         _stop(proc)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scratch_leaves_labs_clean():
+    """Set up first, torn down last (after the server): no solved copy stays under labs/."""
+    shutil.rmtree(SCRATCH, ignore_errors=True)  # a killed earlier run
+    yield
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for copy in SCRATCH.glob("*.ipynb"):
+        shutil.move(copy, SCREENSHOTS / f"{copy.stem}-solution.ipynb")
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        SCRATCH.parent.rmdir()  # labs/outputs/, when nothing else is in it
 
 
 @pytest.fixture(scope="module")
