@@ -131,15 +131,7 @@ def test_top_matches_ranks_each_models_documents():
 
 
 def test_index_setting_matches_quantized_search():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((60, 32)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    result = SimpleNamespace(
-        query_embeddings=x[:10],
-        doc_embeddings=x[10:],
-        query_ids=[f"q{i}" for i in range(10)],
-        doc_ids=[f"d{i}" for i in range(50)],
-    )
+    result, _ = _small_result(seed=0, n_queries=10, n_docs=50, dims=32)
     qrels = {f"q{i}": {f"d{i}": 1, f"d{i + 10}": 2} for i in range(10)}
     args = (result.query_embeddings, result.doc_embeddings, result.query_ids, result.doc_ids)
     row = playground.index_setting(result, qrels, "binary+rescore", n_docs=1000)
@@ -159,17 +151,18 @@ def test_index_setting_matches_quantized_search():
     assert short["bytes_per_vector"] == 64
 
 
-def _small_result():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((30, 16)).astype(np.float32)
+def _small_result(seed: int = 1, n_queries: int = 5, n_docs: int = 25, dims: int = 16):
+    """An evaluate_model-like result of random unit vectors, and qrels: q<i> -> d<i>."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_queries + n_docs, dims)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     result = SimpleNamespace(
-        query_embeddings=x[:5],
-        doc_embeddings=x[5:],
-        query_ids=[f"q{i}" for i in range(5)],
-        doc_ids=[f"d{i}" for i in range(25)],
+        query_embeddings=x[:n_queries],
+        doc_embeddings=x[n_queries:],
+        query_ids=[f"q{i}" for i in range(n_queries)],
+        doc_ids=[f"d{i}" for i in range(n_docs)],
     )
-    return result, {f"q{i}": {f"d{i}": 1} for i in range(5)}
+    return result, {f"q{i}": {f"d{i}": 1} for i in range(n_queries)}
 
 
 def test_search_box_shows_the_table_when_a_query_is_entered(capsys):
