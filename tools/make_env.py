@@ -18,10 +18,10 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS = ("models", "static", "openai", "search", "lab")  # what a learner's session needs
+EXTRAS = ("models", "static", "openai", "search", "train", "lab")  # what a learner's session needs
 TORCH = (
-    "torch>=2.4,<2.14",
-    "CPU build (Binder has no GPU); the package itself never pins torch",
+    "torch>=2.4",
+    "CPU build, from the index above (Binder has no GPU); the package never pins torch",
 )
 
 

