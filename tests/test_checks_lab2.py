@@ -18,7 +18,7 @@ from embedlab.lab2 import decision_record, model_table
 from embedlab.retrieval import evaluate_run, search
 
 ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = json.loads((ROOT / "shared/embedlab/checks/answers.json").read_text())["lab2"]
+ANSWERS = json.loads((ROOT / "shared/embedlab/labs/answers.json").read_text())["lab2"]
 
 
 def reference(step: str, **names):

@@ -162,12 +162,12 @@ REVEALS = {
 def test_no_answer_before_its_check():
     cells = _code_cells()
     for step, patterns in REVEALS.items():
-        check = next(i for i, s in enumerate(cells) if f"checks.lab2.step_{step}(" in s)
+        check = next(i for i, s in enumerate(cells) if f"lab2.check_{step}(" in s)
         for i, source in enumerate(cells):
             code = source.split("# BEGIN SOLUTION")[0]  # the exercise's own code is fine
             if any(re.search(p, code) for p in patterns) and i != check:
                 assert i > check, f"code cell {i} shows exercise {step}'s answer before its check"
-                assert f'checks.lab2.needs("{step}")' in source, f"code cell {i}: needs() first"
+                assert f'lab2.needs("{step}")' in source, f"code cell {i}: needs() first"
 
 
 def test_the_lab_has_one_stub_per_exercise():

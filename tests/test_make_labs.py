@@ -5,6 +5,7 @@ the command line runs on a copy of the script in a throw-away course tree."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def norm(v):
 # BEGIN SOLUTION: length = None
 length = norm([3, 4])
 # END SOLUTION
-checks.lab9.step_a(length)"""
+lab9.check_a(length)"""
 
 EXERCISE_LAB = """\
 def norm(v):
@@ -38,13 +39,13 @@ def norm(v):
 
 
 length = None  # TODO: replace with your code
-checks.lab9.step_a(length)"""
+lab9.check_a(length)"""
 
 REVIEW = """\
 # BEGIN SOLUTION: answers = {1: None, 2: None}
 answers = {1: "b", 2: "a"}
 # END SOLUTION
-checks.lab9.review(answers)"""
+lab9.review(answers)"""
 
 ANSWERS = {
     "a": (
@@ -66,7 +67,7 @@ def solution() -> nbformat.NotebookNode:
     """A small solution notebook with everything make_labs handles."""
     return notebook(
         new_markdown_cell(
-            "# Lab 9\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            "# Lab 9\n\n*5 min · beginner*\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"(https://colab.research.google.com/github/o/r/blob/main/solutions/{NAME})\n"
             f"Run [this notebook](solutions/{NAME}); compare solutions/lab9_other.ipynb and "
             f"mysolutions/{NAME}."
@@ -89,15 +90,15 @@ def solution() -> nbformat.NotebookNode:
             ],
         ),
         new_code_cell(REVIEW, execution_count=3),
-        new_code_cell("checks.lab9.needs('a')\nprint(length)  # NBVAL_SKIP stays: not alone"),
+        new_code_cell("lab9.needs('a')\nprint(length)  # NBVAL_SKIP stays: not alone"),
         metadata={"colab": {"provenance": []}, "widgets": {"state": {}}},
     )
 
 
 def lab_source(source: str) -> str:
     """The lab version of one code cell (with a check call, so regions are allowed)."""
-    lab, _ = make_lab(notebook(new_code_cell(source + "\nchecks.lab9.step_z(x)")), NAME)
-    return lab.cells[0].source.removesuffix("\nchecks.lab9.step_z(x)")
+    lab, _ = make_lab(notebook(new_code_cell(source + "\nlab9.check_z(x)")), NAME)
+    return lab.cells[0].source.removesuffix("\nlab9.check_z(x)")
 
 
 # --------------------------------------------------------------------------- stubs
@@ -146,7 +147,7 @@ def test_split_regions_returns_the_solution_code_dedented():
     ],
 )  # fmt: skip
 def test_bad_markers_raise_marker_error_naming_notebook_cell_and_line(source, says):
-    nb = notebook(new_markdown_cell("# T"), new_code_cell(source + "\nchecks.lab9.step_a(x)"))
+    nb = notebook(new_markdown_cell("# T"), new_code_cell(source + "\nlab9.check_a(x)"))
     with pytest.raises(MarkerError) as err:
         make_lab(nb, NAME)
     message = str(err.value)
@@ -173,11 +174,11 @@ def test_every_marker_error_of_a_notebook_is_reported_at_once():
     "calls, ok",
     [
         ("", False),
-        ("checks.lab9.step_a(x)\nchecks.lab9.step_b(x)", False),
-        ("checks.lab9.step_a(x)\nchecks.lab8.step_a(x)", False),
-        ("checks.lab9.step_a(x)\nchecks.lab9.review(answers)", False),
-        ("checks.lab9.step_a(x)\nif not checks.lab9.step_a(x):\n    pass", True),
-        ("checks.lab9.needs('b')\nchecks.lab9.step_a(x)", True),  # needs() is not a check
+        ("lab9.check_a(x)\nlab9.check_b(x)", False),
+        ("lab9.check_a(x)\nlab8.check_a(x)", False),
+        ("lab9.check_a(x)\nlab9.review(answers)", False),
+        ("lab9.check_a(x)\nif not lab9.check_a(x):\n    pass", True),
+        ("lab9.needs('b')\nlab9.check_a(x)", True),  # needs() is not a check
     ],
 )
 def test_a_cell_with_regions_calls_exactly_one_check(calls, ok):
@@ -207,7 +208,7 @@ def test_make_lab_strips_what_a_learner_must_not_see():
     assert lab.cells[1].metadata == {"tags": ["x"]}  # transient metadata gone, tags kept
     assert lab.cells[2].source == EXERCISE_LAB
     stub = "answers = {1: None, 2: None}  # TODO: replace with your code"
-    assert lab.cells[3].source == f"{stub}\nchecks.lab9.review(answers)"
+    assert lab.cells[3].source == f"{stub}\nlab9.review(answers)"
     assert lab.cells[4].source == sol.cells[4].source  # an inline mention is not a marker line
     assert "colab" not in lab.metadata and "widgets" not in lab.metadata
     assert lab.metadata["embedlab"] == {"generated_from": f"solutions/{NAME}", "do_not_edit": True}
@@ -247,21 +248,37 @@ def test_lint_lab_flags_leaks():
 # --------------------------------------------------------------------------- build and check
 
 
+LAB9 = """\
+from embedlab.labs.base import Lab
+
+TITLE, MINUTES, LEVEL = "Lab 9 · Demo", 5, "beginner"
+LAB = Lab("lab9", {"a": "a hint"}, [])
+"""
+
+
 def tree(tmp_path: Path, *solutions: tuple[str, nbformat.NotebookNode]) -> Path:
-    """A throw-away course tree with a copy of the script, so that its ROOT is this tree."""
+    """A throw-away course tree with copies of the tools and the package, so that their ROOT
+    is this tree; its lab modules are lab9 and those the solutions name."""
     root = tmp_path / "course"
     (root / "tools").mkdir(parents=True)
-    shutil.copy(SCRIPT, root / "tools" / "make_labs.py")
+    for tool in ("make_labs.py", "course.py"):
+        shutil.copy(SCRIPT.parent / tool, root / "tools" / tool)
+    shutil.copytree(
+        SCRIPT.parent.parent / "shared" / "embedlab",
+        root / "shared" / "embedlab",
+        ignore=shutil.ignore_patterns("__pycache__", "data", "lab1*.py", "lab2*.py", "lab3*.py"),
+    )
+    (root / "pyproject.toml").write_text('[tool.embedlab]\nrepository = "o/r"\n')
     (root / "solutions").mkdir()
-    (root / "shared" / "embedlab" / "checks").mkdir(parents=True)
     for name, nb in solutions or [(NAME, solution())]:
         nbformat.write(nb, root / "solutions" / name)
+        module = root / "shared" / "embedlab" / "labs" / f"{name.split('_')[0]}.py"
+        module.write_text(LAB9.replace("lab9", name.split("_")[0]))
     return root
 
 
 def paths(root: Path) -> tuple[Path, Path, Path]:
-    checks = root / "shared" / "embedlab" / "checks"
-    return root / "solutions", root / "labs", checks / "answers.json"
+    return root / "solutions", root / "labs", root / "shared" / "embedlab" / "labs" / "answers.json"
 
 
 def generate(root: Path) -> None:
@@ -275,17 +292,19 @@ def generate(root: Path) -> None:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """The script in the tree, importing the tree's own package (its shared/ first)."""
     return subprocess.run(
         [sys.executable, str(root / "tools" / "make_labs.py"), *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(root / "shared")},
     )
 
 
 def test_build_writes_one_answers_file_for_every_lab(tmp_path):
     other = notebook(
-        new_code_cell("# BEGIN SOLUTION: y = None\ny = 2\n# END SOLUTION\nchecks.lab8.step_c(y)")
+        new_code_cell("# BEGIN SOLUTION: y = None\ny = 2\n# END SOLUTION\nlab8.check_c(y)")
     )
     root = tree(tmp_path, (NAME, solution()), ("lab8_b.ipynb", other), ("lab7_c.ipynb", notebook()))
     labs, answers = build(root / "solutions")
@@ -300,7 +319,10 @@ def test_the_command_line(tmp_path):
     solutions, labs, answers = paths(root)
     result = cli(root)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"wrote labs/{NAME}\nwrote shared/embedlab/checks/answers.json\n"
+    assert result.stdout == (
+        f"updated solutions/{NAME}: header, setup cell\n"
+        f"wrote labs/{NAME}\nwrote shared/embedlab/labs/answers.json\n"
+    )
     assert json.loads(answers.read_text()) == {"lab9": ANSWERS}
     written = nbformat.read(solutions / NAME, as_version=4)
     assert (labs / NAME).read_text() == make_labs.render(make_lab(written, NAME)[0])
@@ -313,8 +335,9 @@ def test_the_command_line(tmp_path):
     assert stale.returncode == 1
     assert stale.stdout.split("\n") == [
         f"labs/{NAME} is out of date with solutions/{NAME}",
-        "shared/embedlab/checks/answers.json is out of date with the solutions",
-        "Fix: edit solutions/ only, then run `python tools/make_labs.py` (or `make labs`).",
+        "shared/embedlab/labs/answers.json is out of date with the solutions",
+        "Fix: edit solutions/ and the lab modules only, then run `python tools/make_labs.py` "
+        "(or `make labs`).",
         "",
     ]
 

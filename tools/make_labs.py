@@ -9,9 +9,14 @@ every solution region of a code cell replaced by its stub::
     result = compute()
     # END SOLUTION
 
-It also writes ``shared/embedlab/checks/answers.json``: each exercise's reference answer
-(the regions of the cell that calls ``checks.<lab>.step_<x>(...)`` or ``.review(...)``),
-which ``checks.<lab>.answer("<x>")`` prints.
+It also writes ``shared/embedlab/labs/answers.json``: each exercise's reference answer
+(the regions of the cell that calls ``<lab>.check_<x>(...)`` or ``<lab>.review(...)``),
+which ``<lab>.answer("<x>")`` prints.
+
+Before that, it writes the parts every solution shares from the lab's module
+(``embedlab.labs.<lab>``, see ``tools/course.py``): the title, badges and time line at the top
+of the first cell, the Colab setup cell, and the review questions (the markdown cell with id
+``review``). So a lab's title, minutes and questions have one source.
 
 Usage::
 
@@ -29,14 +34,20 @@ from pathlib import Path
 
 import nbformat
 
+try:  # run as a script, or imported as tools.make_labs (tests)
+    from tools import course
+except ImportError:
+    import course
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, LABS = ROOT / "solutions", ROOT / "labs"
-ANSWERS = ROOT / "shared" / "embedlab" / "checks" / "answers.json"
+ANSWERS = ROOT / "shared" / "embedlab" / "labs" / "answers.json"
 SUFFIX = "  # TODO: replace with your code"
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION: (?P<stub>\S.*?)[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 ANY_MARKER = re.compile(r"(BEGIN|END)[ _-]?SOLUTION", re.IGNORECASE)
-CHECK_CALL = re.compile(r"checks\.(?P<lab>\w+)\.(?:step_(?P<step>\w+)|(?P<review>review))\(")
+CHECK_CALL = re.compile(r"\b(?P<lab>lab\w*)\.(?:check_(?P<step>\w+)|(?P<review>review))\(")
+TIME_LINE = re.compile(r"^\*\d+\s*min\b.*\*$", re.M)
 NBVAL = {
     "NBVAL_IGNORE_OUTPUT",
     "NBVAL_SKIP",
@@ -131,6 +142,28 @@ def make_lab(solution: nbformat.NotebookNode, name: str) -> tuple[nbformat.Noteb
     return nb, answers
 
 
+def sync(solution: nbformat.NotebookNode, lab: course.LabInfo, root: Path = ROOT) -> list[str]:
+    """Write the lab module's shared parts into ``solution`` (in place); what changed."""
+    changed, cells = [], solution.cells
+    first = cells[0].source
+    match = TIME_LINE.search(first)
+    if cells[0].cell_type != "markdown" or match is None:
+        raise MarkerError(f"{lab.solution.name}: cell 0 must be markdown with a '*N min ...*' line")
+    new = course.header(lab, root) + first[match.end() :]
+    wanted = {0: new, 1: course.setup_source(root)}
+    review = [i for i, c in enumerate(cells) if c.get("id") == "review"]
+    questions = getattr(lab.module, "LAB", None)
+    if questions is not None and questions.questions:
+        if len(review) != 1 or cells[review[0]].cell_type != "markdown":
+            raise MarkerError(f"{lab.solution.name}: needs one markdown cell with id 'review'")
+        wanted[review[0]] = questions.review_markdown()
+    for i, text in wanted.items():
+        if cells[i].source != text:
+            cells[i].source = text
+            changed.append({0: "header", 1: "setup cell"}.get(i, "review questions"))
+    return changed
+
+
 def lint_lab(nb: nbformat.NotebookNode, label: str) -> list[str]:
     """What must never reach a learner: outputs, solution markers, nbval markers."""
     problems = []
@@ -159,6 +192,19 @@ def build(solutions: Path = SOLUTIONS) -> tuple[dict[str, str], str]:
             lab = CHECK_CALL.search("".join(c.source for c in nb.cells))["lab"]
             answers[lab] = lab_answers
     return labs, json.dumps(answers, indent=1, sort_keys=True) + "\n"
+
+
+def sync_all(root: Path = ROOT, write: bool = True) -> list[str]:
+    """Bring every solution's shared parts up to date; a line per solution that was stale."""
+    stale = []
+    for lab in course.labs(root):
+        nb = nbformat.read(lab.solution, as_version=4)
+        changed = sync(nb, lab, root)
+        if changed:
+            stale.append(f"solutions/{lab.solution.name}: {', '.join(changed)} out of date")
+            if write:
+                lab.solution.write_text(render(nb), encoding="utf-8")
+    return stale
 
 
 def check(
@@ -191,14 +237,20 @@ def check(
 
 def main(argv: list[str]) -> int:
     if "--check" in argv:
-        problems = check()
+        try:
+            problems = sync_all(write=False) + check()
+        except (LookupError, MarkerError) as exc:
+            problems = [str(exc)]
         for p in problems:
             print(p)
         if problems:
             print(
-                "Fix: edit solutions/ only, then run `python tools/make_labs.py` (or `make labs`)."
+                "Fix: edit solutions/ and the lab modules only, then run "
+                "`python tools/make_labs.py` (or `make labs`)."
             )
         return 1 if problems else 0
+    for line in sync_all():
+        print(f"updated {line.replace(' out of date', '')}")
     labs, answers = build()
     LABS.mkdir(exist_ok=True)
     for name, text in labs.items():

@@ -1,102 +1,89 @@
 """embedlab: the plumbing of the "Embeddings Deep Dive" course.
 
-Offline model loading, the course data, checks for the exercises, plots and an embedding
-cache. The labs teach sentence-transformers, NumPy and scikit-learn themselves; this package
-only does what they would make you repeat. Names load lazily: ``import embedlab`` is fast
-and imports neither torch nor sentence-transformers until a model is needed.
+Offline model loading, the course data, embedding with a cache, retrieval metrics, timing,
+quantization and plots. The labs teach sentence-transformers, NumPy and scikit-learn
+themselves; this package only does what they would make you repeat. Each lab's checks,
+hints and lab-only helpers live in its own module: ``from embedlab.labs import lab1``.
+``import embedlab`` is fast: torch and sentence-transformers load with the first model.
 
 >>> import embedlab
 >>> embedlab.COURSE_MODELS
 ('all-MiniLM-L6-v2', 'all-mpnet-base-v2', 'static-MiniLM-L6-v2-256d')
 """
 
-from __future__ import annotations
+import importlib.metadata as _metadata
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from embedlab import labs, plots
+from embedlab.cache import EmbeddingCache, IncrementalIndex
+from embedlab.data import (
+    BeirDataset,
+    load_beir,
+    load_course_retrieval,
+    load_sentences,
+    sentence_pairs,
+)
+from embedlab.embeddings import Embeddings, embed, normalize, similarity
+from embedlab.errors import (
+    EmbedlabError,
+    IncompatibleEmbeddingsError,
+    InvalidInputError,
+    ModelNotAvailableError,
+    NotNormalizedError,
+)
+from embedlab.models import COURSE_MODELS, catalog_table, device_info, load_model, model_info
+from embedlab.openai_api import skip_unless_openai
+from embedlab.quantization import memory_footprint, quantized_search, truncate_and_normalize
+from embedlab.retrieval import evaluate_model, evaluate_run, paired_bootstrap, search
+from embedlab.timing import batch_sweep, knee, measure_latency
 
-__version__ = "0.2.0"
+try:
+    __version__ = _metadata.version("embedlab")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
-_EXPORTS = {
-    # models.py: load any course model, online or offline
-    "load_model": "models", "model_info": "models", "catalog_table": "models",
-    "COURSE_MODELS": "models", "device_info": "models",
+__all__ = [
+    # models.py: load any course model, online or offline; where it came from
+    "COURSE_MODELS",
+    "catalog_table",
+    "device_info",
+    "load_model",
+    "model_info",
     # embeddings.py: tagged vectors, compared safely
-    "embed": "embeddings", "Embeddings": "embeddings", "normalize": "embeddings",
-    "similarity": "embeddings",
+    "Embeddings",
+    "embed",
+    "normalize",
+    "similarity",
     # cache.py: one disk cache, incremental indexing
-    "EmbeddingCache": "cache", "IncrementalIndex": "cache",
+    "EmbeddingCache",
+    "IncrementalIndex",
     # data.py: Lab 1 sentences, BEIR retrieval sets
-    "load_sentences": "data", "sentence_pairs": "data", "load_beir": "data",
-    "load_course_retrieval": "data",
+    "BeirDataset",
+    "load_beir",
+    "load_course_retrieval",
+    "load_sentences",
+    "sentence_pairs",
     # retrieval.py: search, trec_eval metrics, significance
-    "search": "retrieval", "evaluate_run": "retrieval", "evaluate_model": "retrieval",
-    "paired_bootstrap": "retrieval",
+    "evaluate_model",
+    "evaluate_run",
+    "paired_bootstrap",
+    "search",
     # timing.py: latency and throughput
-    "measure_latency": "timing", "batch_sweep": "timing", "knee": "timing",
+    "batch_sweep",
+    "knee",
+    "measure_latency",
     # quantization.py: smaller indexes
-    "quantized_search": "quantization", "truncate_and_normalize": "quantization",
-    "memory_footprint": "quantization",
+    "memory_footprint",
+    "quantized_search",
+    "truncate_and_normalize",
     # openai_api.py: optional API models
-    "skip_unless_openai": "openai_api",
+    "skip_unless_openai",
     # errors.py
-    "EmbedlabError": "errors", "InvalidInputError": "errors", "ModelNotAvailableError": "errors",
-    "IncompatibleEmbeddingsError": "errors", "NotNormalizedError": "errors",
-}  # fmt: skip
-_MODULES = ("checks", "plots", "playground", "lab2", "models", "embeddings", "cache", "data",
-            "retrieval", "timing", "quantization", "openai_api", "errors")  # fmt: skip
-__all__ = [*_EXPORTS, "checks", "plots"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"embedlab.{_EXPORTS[name]}"), name)
-    elif name in _MODULES:
-        value = importlib.import_module(f"embedlab.{name}")
-    else:
-        raise AttributeError(f"module 'embedlab' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily
-    from embedlab import checks, plots
-    from embedlab.cache import EmbeddingCache, IncrementalIndex
-    from embedlab.data import (
-        load_beir,
-        load_course_retrieval,
-        load_sentences,
-        sentence_pairs,
-    )
-    from embedlab.embeddings import Embeddings, embed, normalize, similarity
-    from embedlab.errors import (
-        EmbedlabError,
-        IncompatibleEmbeddingsError,
-        InvalidInputError,
-        ModelNotAvailableError,
-        NotNormalizedError,
-    )
-    from embedlab.models import (
-        COURSE_MODELS,
-        catalog_table,
-        device_info,
-        load_model,
-        model_info,
-    )
-    from embedlab.openai_api import skip_unless_openai
-    from embedlab.quantization import (
-        memory_footprint,
-        quantized_search,
-        truncate_and_normalize,
-    )
-    from embedlab.retrieval import (
-        evaluate_model,
-        evaluate_run,
-        paired_bootstrap,
-        search,
-    )
-    from embedlab.timing import batch_sweep, knee, measure_latency
+    "EmbedlabError",
+    "IncompatibleEmbeddingsError",
+    "InvalidInputError",
+    "ModelNotAvailableError",
+    "NotNormalizedError",
+    # the labs' figures, and each lab's own module (checks, hints, lab-only helpers)
+    "plots",
+    "labs",
+]
