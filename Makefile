@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab warm demo run-solutions solutions labs check-labs env lint format test test-fast test-ui test-colab bench bench-smoke clean
+.PHONY: help setup lab warm demo slides run-solutions solutions labs check-labs env lint format test test-fast test-ui test-colab bench bench-smoke clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -43,8 +43,10 @@ lab: setup ## Set up, then open the labs in JupyterLab (extra server flags: LAB_
 warm: setup ## Prepare for class: build every model, fill the embedding cache, time each solution (WARM_ARGS=--no-run: no timing)
 	$(BIN)/python tools/warm.py $(WARM_ARGS)
 
-demo: warm ## Instructors: make warm, then open the solutions in JupyterLab
-	$(BIN)/jupyter lab $(JUPYTER_AS_ROOT) $(LAB_ARGS) solutions/
+demo: setup ## Instructors: models and cache ready (no solution is run), then JupyterLab on a scratch copy of the solutions (outputs/demo/)
+	$(BIN)/python tools/warm.py --no-run
+	$(BIN)/python tools/demo.py
+	$(BIN)/jupyter lab $(JUPYTER_AS_ROOT) $(LAB_ARGS) outputs/demo/
 
 run-solutions: setup ## Set up, then execute every solution notebook headless (into outputs/executed/)
 	mkdir -p outputs/executed
@@ -89,6 +91,9 @@ test-ui: setup ## The labs in a real JupyterLab (`make lab`) in headless Chromiu
 
 test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
 	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider
+
+slides: setup ## Build the slide decks (module deck, per-lab demo decks) into outputs/slides/, offline
+	$(BIN)/python tools/make_slides.py
 
 bench: setup ## Run the benchmarks and write benchmarks/RESULTS.md (about 8 min on 2 cores)
 	$(BIN)/python -m benchmarks.run

@@ -1,5 +1,7 @@
 """The README and the instructor guide say what is true: the snippet's output is the real one,
-every command it names is a Makefile target, and each lab's plan adds up to its stated time."""
+every command it names is a Makefile target, every lab (found, not listed) has its README row
+and guide section, each plan adds up to the lab's stated time, and every cell the guide points
+at exists and shows what the guide says it shows (read from the stored solution outputs)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,75 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import course
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 GUIDE = (ROOT / "docs" / "instructor_guide.md").read_text(encoding="utf-8")
-LABS = {
-    "Lab 1": "lab1_generate_and_compare",
-    "Lab 2": "lab2_model_selection",
-    "Lab 2x": "lab2x_optimise_for_production",
-}
+LABS = {lab.name: lab for lab in course.labs(ROOT)}
+CELL_MENTION = re.compile(r"cell `([a-z0-9-]+)`")
 
 
-def _stated_minutes(name: str) -> int:
-    first = nbformat.read(ROOT / "labs" / f"{name}.ipynb", as_version=4).cells[0].source
-    return int(re.search(r"\*(\d+)\s*min", first)[1])
+def section(lab: course.LabInfo, guide: str = GUIDE) -> str:
+    """The guide's section of a lab: from its heading to the next ``## ``."""
+    parts = guide.split(f"\n## {lab.title} (")
+    assert len(parts) == 2, f"the guide needs one section headed '## {lab.title} (...)'"
+    return parts[1].split("\n## ")[0]
+
+
+def cell_text(cell) -> str:
+    """What a stored code cell shows as text: streams, plain text, markdown."""
+    out = []
+    for o in cell.get("outputs", []):
+        if o.output_type == "stream":
+            out.append(o.text)
+        for kind in ("text/plain", "text/markdown"):
+            if kind in o.get("data", {}):
+                out.append(o.data[kind])
+    return "\n".join(out)
+
+
+def where_to_point(text: str) -> list[tuple[str, str, list[str]]]:
+    """The rows of a section's "Where to point" table: (cell id, what it shows, fragments)."""
+    table = text.split("**Where to point**", 1)[1].split("\n\n**", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) == 3 and cols[0].startswith("`"):
+            rows.append((cols[0].strip("`"), cols[1], re.findall(r"`([^`]+)`", cols[2])))
+    return rows
+
+
+def check_claims(lab: course.LabInfo, text: str) -> list[str]:
+    """Every problem with the cells a guide section names, against the stored solution."""
+    nb = nbformat.read(lab.solution, as_version=4)
+    cells = {c.get("id"): c for c in nb.cells}
+    problems = []
+    rows = where_to_point(text)
+    if not rows:
+        problems.append(f"{lab.name}: the section has no 'Where to point' table")
+    for cid, shows, fragments in rows:
+        cell = cells.get(cid)
+        if cell is None:
+            problems.append(f"{lab.name}: cell `{cid}` ({shows}) is not in {lab.solution.name}")
+            continue
+        if not fragments:
+            problems.append(f"{lab.name}: cell `{cid}`: say what to look for")
+        for fragment in fragments:
+            if fragment == "figure":
+                ok = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+            elif fragment == "markdown":
+                ok = cell.cell_type == "markdown"
+            else:
+                ok = fragment in cell_text(cell)
+            if not ok:
+                problems.append(f"{lab.name}: cell `{cid}` ({shows}) does not show {fragment!r}")
+    for cid in CELL_MENTION.findall(text):
+        if cid not in cells:
+            problems.append(f"{lab.name}: the guide names cell `{cid}`, which does not exist")
+        elif cid not in {r[0] for r in rows}:
+            problems.append(f"{lab.name}: cell `{cid}` is named but not in 'Where to point'")
+    return problems
 
 
 def test_the_readme_snippet_prints_what_the_readme_shows():
@@ -45,29 +103,49 @@ def test_every_make_command_in_the_readme_is_a_documented_target():
     assert named <= targets, f"the README names make targets that do not exist: {named - targets}"
 
 
-def test_the_readme_links_the_guide_every_lab_and_binder():
+@pytest.mark.parametrize("name", LABS)
+def test_the_readme_links_the_guide_and_every_lab_with_its_badges(name):
+    lab = LABS[name]
     assert "docs/instructor_guide.md" in README
-    for name in LABS.values():
-        assert f"labs/{name}.ipynb" in README
-        assert "mybinder.org/v2/gh/" in README and f"urlpath=lab/tree/labs/{name}.ipynb" in README
+    assert f"labs/{lab.lab.name}" in README
+    assert f"urlpath=lab/tree/labs/{lab.lab.name}" in README
+    row = next(ln for ln in README.splitlines() if ln.startswith(f"| [{lab.title}]("))
+    assert f"| {lab.minutes} min |" in row, f"the README states another time for {name}: {row}"
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_each_plan_adds_up_to_the_time_the_lab_states(lab):
-    section = GUIDE.split(f"## {lab} ·")[1].split("\n## ")[0]
-    plan = section.split("**Plan**")[1].split("**Talking points**")[0]
+@pytest.mark.parametrize("name", LABS)
+def test_each_plan_adds_up_to_the_time_the_lab_states(name):
+    lab = LABS[name]
+    text = section(lab)
+    plan = text.split("**Plan**")[1].split("\n\n**", 1)[0]
     minutes = [int(m) for m in re.findall(r"^\|\s*(\d+)\s*\|", plan, re.M)]
     total = int(re.search(r"^\|\s*\*\*(\d+)\*\*\s*\|", plan, re.M)[1])
-    stated = _stated_minutes(LABS[lab])
-    assert sum(minutes) == total == stated, (
-        f"{lab}: plan {minutes} = {sum(minutes)}, stated {stated}"
-    )
+    assert sum(minutes) == total == lab.minutes, f"{name}: plan {minutes}, stated {lab.minutes}"
     for part in (
         "**Objectives.**",
+        "**Where to point**",
         "**Talking points**",
         "**Mistakes the checks catch",
-        "**Discussion questions**",
+        "**Discussion questions, with answers**",
+        "**If the class runs late**",
     ):
-        assert part in section, f"{lab}: the guide lacks {part}"
-    questions = re.findall(r"^\d\. ", section.split("**Discussion questions**")[1], re.M)
-    assert 3 <= len(questions) <= 5
+        assert part in text, f"{name}: the guide lacks {part}"
+    questions = re.findall(r"^\d\. .*\*Answer:\*", text.split("**Discussion questions")[1], re.M)
+    assert 3 <= len(questions) <= 6, f"{name}: 3 to 6 discussion questions, each with its answer"
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_every_cell_the_guide_names_shows_what_the_guide_says(name):
+    assert check_claims(LABS[name], section(LABS[name])) == []
+
+
+def test_a_broken_claim_fails():
+    """The claim check itself: a missing cell, a missing fragment, an unlisted mention."""
+    lab = LABS[next(iter(LABS))]
+    text = section(lab)
+    cid, shows, fragments = where_to_point(text)[0]
+    broken = text.replace(f"| `{cid}` |", "| `no-such-cell` |", 1)
+    assert any("`no-such-cell`" in p for p in check_claims(lab, broken))
+    wrong = text.replace(f"`{fragments[0]}`", "`a fragment no output holds`", 1)
+    assert any("a fragment no output holds" in p for p in check_claims(lab, wrong))
+    assert any("does not exist" in p for p in check_claims(lab, text + "\ncell `ghost-cell`"))

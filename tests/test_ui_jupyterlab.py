@@ -278,12 +278,37 @@ def lab_server(chromium_executable, tmp_path_factory):
         yield server
 
 
-def test_make_demo_serves_the_solutions(tmp_path):
-    """`make demo` = `make warm` (CI runs it before the tests), then JupyterLab on solutions/."""
-    with _serve(["-o", "warm", "demo"], tmp_path) as server:
+def _git_status() -> str:
+    out = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
+def test_make_demo_serves_a_scratch_copy_that_class_cannot_damage(browser, tmp_path, capsys):
+    """`make demo` serves outputs/demo/ (copies of the solutions, outputs kept); a notebook
+    run and saved there through the UI leaves `git status` as it was."""
+    before = _git_status()
+    with _serve(["demo"], tmp_path) as server:
         listed = {item["name"] for item in server.api("GET", "/api/contents")["content"]}
-    wanted = {p.name for p in SOLUTIONS.glob("*.ipynb")}
-    assert wanted <= listed, f"`make demo` serves {sorted(listed)}, not the solutions"
+        wanted = {p.name for p in SOLUTIONS.glob("*.ipynb")}
+        assert wanted <= listed, f"`make demo` serves {sorted(listed)}, not copies of the solutions"
+        name = sorted(wanted)[0]
+        committed = nbformat.read(SOLUTIONS / name, as_version=4)
+        context = browser.new_context(viewport={"width": 1280, "height": 1300})
+        page = context.new_page()
+        page.set_default_timeout(PAGE_LOAD_S * 1000)
+        try:
+            _open_notebook(page, server, name, len(committed.cells), f"outputs/demo/{name}")
+            first_code = next(i for i, c in enumerate(committed.cells) if c.cell_type == "code")
+            _run_command(page, server, name, name, "notebook:run-cell", first_code + 1)
+            assert page.evaluate(_SAVE_JS, name), f"outputs/demo/{name}: unsaved after save"
+        finally:
+            context.close()
+            server.shutdown_sessions()
+    assert (ROOT / "outputs" / "demo" / name).stat().st_mtime > (SOLUTIONS / name).stat().st_mtime
+    assert _git_status() == before, "a demo session changed tracked files:\n" + _git_status()
+    _log(capsys, f"make demo: {name} run and saved in outputs/demo/; git status unchanged")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Prepare a machine for class: build every offline model, fill the embedding cache for the
-labs, then run each solution once and say how long the labs take now.
+labs (each lab module's ``warm(load)``: no list of labs or texts here), then run each
+solution once and say how long the labs take now.
 
 Usage::
 
@@ -13,12 +14,16 @@ compute time, peak memory (RSS) and cache misses, goes to outputs/warm.json.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: `tools` is importable from the root
+    sys.path.insert(0, str(ROOT))
 # The kernel's own peak memory: VmHWM (Linux); ru_maxrss would include the parent's peak.
 PROBE = """
 import json, re, resource
@@ -31,30 +36,29 @@ print("EMBEDLAB_PROBE", json.dumps({**default_cache().stats(), "peak_rss_mb": pe
 """
 
 
-def fill(names: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Build the models and cache every embedding the solutions read through the cache."""
+def fill(names: Sequence[str] | None = None, load: Callable | None = None) -> dict[str, float]:
+    """Build the models and cache every embedding the labs read through the cache: each lab
+    module's ``warm(load)`` (all labs, or those in ``names``); seconds per lab.
+
+    ``load`` defaults to ``embedlab.load_model``, each model loaded once; a ``load`` that
+    returns ``None`` for a model makes the labs skip it."""
     from tqdm.auto import tqdm
 
     import embedlab
-    from embedlab.cache import cached_encode
+    from tools import course
 
-    sentences = embedlab.load_sentences()["text"].tolist()
-    ds = embedlab.load_course_retrieval()
+    load = functools.cache(load or embedlab.load_model)
+    labs = [lab for lab in course.labs() if names is None or lab.name in names]
     seconds: dict[str, float] = {}
-    names = names or embedlab.COURSE_MODELS
-    with tqdm(total=3 * len(names), desc="warming", unit="step") as bar:
-        for name in names:
+    with tqdm(total=len(labs), desc="warming", unit="lab") as bar:
+        for lab in labs:
+            bar.set_postfix_str(lab.name)
+            if not callable(getattr(lab.module, "warm", None)):
+                raise SystemExit(f"embedlab.labs.{lab.name} has no warm(load): see CONTRIBUTING.md")
             start = time.perf_counter()
-            bar.set_postfix_str(f"loading {name}")
-            model = embedlab.load_model(name)
+            lab.module.warm(load)
+            seconds[lab.name] = time.perf_counter() - start
             bar.update()
-            bar.set_postfix_str(f"Lab 1 sentences, {name}")
-            cached_encode(model, sentences, kind="document")
-            bar.update()
-            bar.set_postfix_str(f"Lab 2 queries and documents, {name}")
-            embedlab.evaluate_model(model, ds)
-            bar.update()
-            seconds[name] = time.perf_counter() - start
     return seconds
 
 
