@@ -666,3 +666,33 @@ def test_the_hub_path_passes_the_pinned_revision_to_sentence_transformer(
     assert (info["revision"], info["weights_sha256"], info["verified"]) == (revision, sha, True)
     text = ["a test sentence"]
     np.testing.assert_allclose(model.encode(text), minilm.encode(text), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "status, says",
+    [
+        (429, "rate-limiting this network (HTTP 429"),
+        (404, "has no revision"),
+        (None, "the download failed (Refused: proxy refused)"),
+    ],
+)
+def test_a_failed_hub_download_says_why_and_what_to_do(monkeypatch, status, says):
+    """What a class on one network sees when the hub refuses (the guide's playbook quotes it)."""
+    import huggingface_hub
+
+    class Refused(OSError):
+        response = type("R", (), {"status_code": status})()
+
+    def snapshot_download(repo_id, revision=None, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise FileNotFoundError("not in the local cache")
+        raise Refused("proxy refused")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(models, "hub_reachable", lambda timeout=2.0: True)
+    with pytest.raises(ModelNotAvailableError) as err:
+        embedlab.load_model("BAAI/bge-small-en-v1.5", device="cpu")
+    assert says in str(err.value)
+    assert "'BAAI/bge-small-en-v1.5' could not be downloaded" in str(err.value)
+    if status == 429:
+        assert "HF_TOKEN" in str(err.value) and "run the cell again" in str(err.value)
