@@ -86,8 +86,8 @@ test-fast: setup ## Unit tests and doctests only (no notebooks, no browser)
 	$(BIN)/python -m pytest tests -m "not colab and not ui" -p no:cacheprovider
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
-test-ui: setup ## The labs in a real JupyterLab (`make lab`) in headless Chromium (needs chromium)
-	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py -p no:cacheprovider
+test-ui: setup ## The labs in a real JupyterLab (`make lab`) and the slide decks, in headless Chromium (needs chromium)
+	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py tests/test_slides.py -m ui -p no:cacheprovider
 
 test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
 	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider
