@@ -18,7 +18,7 @@ import numpy as np
 import embedlab
 from benchmarks.common import Config, Section, Summary, human_bytes, round_robin, table
 from embedlab.data import BeirDataset
-from embedlab.quantization import compare_precisions
+from embedlab.labs.lab2x import compare_precisions
 from embedlab.retrieval import top_k
 
 MODEL = "all-MiniLM-L6-v2"
@@ -243,7 +243,7 @@ error); the quality figure is the course-set table below.
 {table(header, rows)}
 
 **Quality on the course set** ({len(data.course.doc_embeddings)} documents,
-{len(data.queries)} queries, graded qrels): `embedlab.quantization.compare_precisions` on
+{len(data.queries)} queries, graded qrels): `embedlab.labs.lab2x.compare_precisions` on
 `embedlab.evaluate_model({MODEL})`, int8 calibrated on the documents:
 
 {table(["method", "bytes/vector", "nDCG@10", "retention"], kept_rows)}

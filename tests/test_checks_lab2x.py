@@ -1,6 +1,8 @@
-"""Lab 2x checks: each passes the reference answer and the helper's, and names typical mistakes.
+"""Lab 2x's module: its contract with the tools, the checks' edges (other sizes, tolerances,
+odd input of every kind), hints, answers, ``needs`` and the review questions.
 
-The vectors are real: all-MiniLM-L6-v2 document embeddings of the course retrieval set.
+What learners type is in ``test_learner_answers_lab2x.py``, on the real MiniLM vectors; these
+tests use seeded random unit vectors, so sizes the notebook never uses are covered too.
 """
 
 from __future__ import annotations
@@ -9,256 +11,202 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from sentence_transformers.util import normalize_embeddings, quantize_embeddings
+from sentence_transformers.util import quantize_embeddings
 
-import embedlab
-from embedlab import checks
-from embedlab.checks import ExerciseNotDone
-from embedlab.quantization import bytes_per_vector, memory_footprint, truncate_and_normalize
+from embedlab.labs import lab2x
+from embedlab.labs.base import CheckResult, ExerciseNotDone
+from tests.learner_answers import SAFETY_NET
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "lab2x_optimise_for_production.ipynb"
-lab = checks.lab2x
+
+
+def unit_rows(n: int, dims: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dims))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
-def texts():
-    return embedlab.load_course_retrieval().doc_texts()[:160]
+def emb() -> np.ndarray:
+    return unit_rows(40, 100)  # 100 dims: binary pads 100 bits to 13 bytes
 
 
-@pytest.fixture(scope="module")
-def doc_emb(minilm, texts):
-    """160 unit-length MiniLM document vectors of 384 dimensions (more rows than 128)."""
-    return np.asarray(embedlab.embed(minilm, texts))
+def failed(result: CheckResult, step: str, says: str) -> str:
+    assert isinstance(result, CheckResult) and not result.passed, result
+    assert says in result.message, result.message
+    assert SAFETY_NET not in result.message, result.message
+    assert f"lab2x.hint('{step}')" in result.message or "still None" in result.message
+    return result.message
 
 
-def stuck(result, step):
-    assert not result.passed
-    assert f"checks.lab2x.hint('{step}')" in result.message, result.message
+# --------------------------------------------------------------------------- the contract
+
+
+def test_title_minutes_level():
+    assert lab2x.TITLE == "Lab 2x · Optimise for production"
+    assert lab2x.LEVEL == "intermediate · optional"
+    assert isinstance(lab2x.MINUTES, int) and 0 < lab2x.MINUTES <= 30
+
+
+def test_every_public_name_exists_and_has_a_docstring():
+    for name in lab2x.__all__:
+        obj = getattr(lab2x, name)
+        if callable(obj):
+            assert (obj.__doc__ or "").strip(), name
+
+
+def test_answers_come_from_the_solution():
+    answers = json.loads((ROOT / "shared/embedlab/labs/answers.json").read_text())["lab2x"]
+    assert set(answers) == {"a", "b", "review"} == {*lab2x.HINTS, "review"}
+    assert "quantize_embeddings(" in answers["a"] and "np.linalg.norm(" in answers["b"]
+
+
+@pytest.mark.parametrize(("step", "says"), [("a", "'ubinary'"), ("b", "its own length")])
+def test_hint_and_answer_print(capsys, step, says):
+    lab2x.hint(step)
+    assert says in capsys.readouterr().out
+    lab2x.answer(step)
+    assert "# replaces:" in capsys.readouterr().out
+    lab2x.hint("z")
+    assert "No hint for 'z'; exercises: 'a', 'b'." in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- exercise a
 
 
-def test_a_reference_answer_passes(doc_emb):
-    binary = quantize_embeddings(doc_emb, precision="ubinary")
-    result = lab.step_a(binary, binary.shape[1], doc_emb[0].nbytes / binary.shape[1], doc_emb)
+def test_a_other_sizes_are_padded_to_whole_bytes(emb):
+    binary = quantize_embeddings(emb, precision="ubinary")
+    result = lab2x.check_a(binary, emb[0].nbytes / binary[0].nbytes, emb)
     assert result.passed, result.message
-    assert "48 bytes" in result.message and "32x" in result.message
+    assert "13 bytes per vector in binary instead of 400" in result.message
+    assert lab2x.check_a(binary, 30.8, emb).passed  # 400 / 13 as printed to one decimal
+    failed(lab2x.check_a(binary, 32, emb), "a", "bytes of one float32 vector divided by")
+    failed(lab2x.check_a(binary, 100 / 13, emb), "a", "4 bytes")
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda e: quantize_embeddings(e, precision="binary"),  # signed: the same bits
-        lambda e: np.packbits(e > 0, axis=1),  # by hand
-        lambda e: torch.from_numpy(np.packbits(e > 0, axis=1)),
-    ],
-)
-def test_a_other_correct_answers_pass(doc_emb, make):
-    row = memory_footprint(len(doc_emb), doc_emb.shape[1]).loc["binary"]  # the helper's numbers
-    result = lab.step_a(make(doc_emb), row["bytes_per_vector"], row["memory_ratio"], doc_emb)
-    assert result.passed, result.message
-    assert lab.step_a(make(doc_emb), bytes_per_vector(384, "binary"), 32, doc_emb).passed
+def test_a_signed_codes_and_a_gpu_like_tensor_pass(emb):
+    signed = torch.from_numpy(quantize_embeddings(emb, precision="binary"))
+    assert lab2x.check_a(signed, torch.tensor(400 / 13), torch.from_numpy(emb)).passed
 
 
-def test_a_int8_instead_of_binary(doc_emb):
-    int8 = quantize_embeddings(doc_emb, precision="int8")
-    result = lab.step_a(int8, int8.shape[1], 4.0, doc_emb)
-    stuck(result, "a")
-    assert "int8 quantization" in result.message and "'ubinary'" in result.message
-
-
-@pytest.mark.parametrize(
-    ("make", "expected"),
-    [
-        (lambda e: e, "still holds float vectors"),
-        (lambda e: e > 0, "Pack 8 bits into each byte"),
-        (lambda e: quantize_embeddings(e[:10], precision="ubinary"), "quantize all 160"),
-        (lambda e: np.packbits(e < 0, axis=1), "not the right bits"),
-        (lambda e: np.packbits(e > 0, axis=1)[:, :24], "into 48 bytes"),
-    ],
-)
-def test_a_wrong_binary(doc_emb, make, expected):
-    result = lab.step_a(make(doc_emb), 48, 32.0, doc_emb)
-    stuck(result, "a")
-    assert expected in result.message, result.message
-
-
-@pytest.mark.parametrize(
-    ("size", "expected"),
-    [(384, "counts bits"), (160 * 48, "whole matrix"), (1536, "size of a float32 vector")],
-)
-def test_a_wrong_bytes_per_vector(doc_emb, size, expected):
-    binary = quantize_embeddings(doc_emb, precision="ubinary")
-    result = lab.step_a(binary, size, 32.0, doc_emb)
-    stuck(result, "a")
-    assert expected in result.message, result.message
-
-
-@pytest.mark.parametrize(
-    ("ratio", "expected"),
-    [(1 / 32, "divided binary by float32"), (8, "4 bytes per dimension"), (4, "int8's ratio")],
-)
-def test_a_wrong_memory_ratio(doc_emb, ratio, expected):
-    binary = quantize_embeddings(doc_emb, precision="ubinary")
-    result = lab.step_a(binary, 48, ratio, doc_emb)
-    stuck(result, "a")
-    assert expected in result.message, result.message
-
-
-def test_a_unfinished_and_non_numbers(doc_emb):
-    result = lab.step_a(None, None, None, doc_emb)
-    stuck(result, "a")
-    assert "binary is still None" in result.message
-    binary = quantize_embeddings(doc_emb, precision="ubinary")
-    assert "memory_ratio is still None" in lab.step_a(binary, 48, None, doc_emb).message
-    assert "must be a number" in lab.step_a(binary, "48", 32, doc_emb).message
-    assert "must be a number" in lab.step_a(binary, 48, True, doc_emb).message
+def test_a_one_wrong_bit_fails(emb):
+    binary = quantize_embeddings(emb, precision="ubinary")
+    binary[3, 2] ^= 0b00010000
+    failed(lab2x.check_a(binary, 400 / 13, emb), "a", "not the bits of doc_emb")
 
 
 # --------------------------------------------------------------------------- exercise b
 
 
-def _per_column(x):
-    """The mistake of normalising columns (axis=0); a column of zeros gives NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return x / np.linalg.norm(x, axis=0)
+def test_b_another_size_and_precision(emb):
+    cut = emb[:, :64] / np.linalg.norm(emb[:, :64], axis=1, keepdims=True)
+    result = lab2x.check_b(cut, emb, dims=64)
+    assert result.passed and "40 unit vectors of 64 dimensions" in result.message
+    assert "256 bytes each instead of 400" in result.message
+    assert lab2x.check_b(cut.astype(np.float16), emb, dims=64).passed
+    assert lab2x.check_b(pd.DataFrame(cut), emb, dims=np.int64(64)).passed
 
 
-def test_b_reference_answer_passes(doc_emb):
-    docs_128 = doc_emb[:, :128]
-    docs_128 = docs_128 / np.linalg.norm(docs_128, axis=1, keepdims=True)
-    result = lab.step_b(docs_128, doc_emb, dims=128)
-    assert result.passed, result.message
-    assert "512 bytes each instead of 1536" in result.message
+def test_b_tolerance_rejects_a_real_difference(emb):
+    cut = emb[:, :64] / np.linalg.norm(emb[:, :64], axis=1, keepdims=True)
+    noisy = cut + 0.05 * unit_rows(40, 64, seed=1)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    failed(lab2x.check_b(noisy, emb, dims=64), "b", "not the first 64 dimensions")
 
 
-def test_b_other_correct_answers_pass(minilm, texts, doc_emb):
-    helper = truncate_and_normalize(doc_emb, 128)
-    with_torch = normalize_embeddings(torch.from_numpy(doc_emb[:, :128].copy()))
-    for answer in (helper, with_torch, embedlab.normalize(doc_emb[:, :128])):
-        result = lab.step_b(answer, doc_emb, dims=128)
-        assert result.passed, result.message
-    at_encode = minilm.encode_document(texts[:8], normalize_embeddings=True, truncate_dim=128)
-    result = lab.step_b(at_encode, doc_emb[:8], dims=128)  # sentence-transformers' own
-    assert result.passed, result.message
+@pytest.mark.parametrize("dims", ["128", 0, -3, True, 2.5, None])
+def test_b_a_bad_dims_is_named(emb, dims):
+    failed(lab2x.check_b(emb[:, :8], emb, dims=dims), "b", "dims should be")
 
 
-@pytest.mark.parametrize(
-    ("make", "expected"),
-    [
-        (lambda e: e[:, :128], "did not re-normalise"),
-        (lambda e: e[:128], "first 128 documents (rows)"),
-        (lambda e: e, "still has all 384 dimensions"),
-        (lambda e: _per_column(e[:, :128]), "normalise the columns (axis=0)"),
-        (lambda e: truncate_and_normalize(e[:, ::-1], 128)[:, ::-1], "last 128 dimensions"),
-        (lambda e: truncate_and_normalize(e[::-1], 128), "not the right values"),
-        (lambda e: truncate_and_normalize(e, 64), "not (160, 128)"),
-    ],
-)
-def test_b_typical_mistakes(doc_emb, make, expected):
-    result = lab.step_b(make(doc_emb), doc_emb, dims=128)
-    stuck(result, "b")
-    assert expected in result.message, result.message
+# --------------------------------------------------------------------------- never a traceback
+
+ODD = [
+    None,
+    "text",
+    b"bytes",
+    [],
+    [1, 2],
+    [[1, 2], [3]],
+    {},
+    {"a": 1},
+    3,
+    3.5,
+    True,
+    complex(1, 2),
+    float("nan"),
+    float("inf"),
+    object(),
+    print,
+    lambda: 1,
+    np.array([]),
+    np.zeros((0, 0)),
+    np.zeros((2, 3, 4)),
+    np.array(["a", "b"]),
+    np.array([None, 1.0]),
+    torch.zeros(3),
+    pd.DataFrame(),
+    pd.Series(["x"]),
+]
 
 
-def test_b_columns_normalised(doc_emb):
-    """One MiniLM dimension is (about) 0 in every document, hence NaN above; without it, none."""
-    full = doc_emb.copy()
-    full[:, np.linalg.norm(full, axis=0) < 1e-6] = 0.01
-    full = truncate_and_normalize(full, 384)
-    result = lab.step_b(full[:, :128] / np.linalg.norm(full[:, :128], axis=0), full)
-    stuck(result, "b")
-    assert "normalised the columns (axis=0)" in result.message, result.message
+@pytest.mark.parametrize("odd", ODD, ids=[type(o).__name__ + str(i) for i, o in enumerate(ODD)])
+def test_checks_never_raise_and_name_the_argument(emb, odd):
+    binary = quantize_embeddings(emb, precision="ubinary")
+    cut = emb[:, :64] / np.linalg.norm(emb[:, :64], axis=1, keepdims=True)
+    for result in (
+        lab2x.check_a(odd, 400 / 13, emb),
+        lab2x.check_a(binary, odd, emb),
+        lab2x.check_a(binary, 400 / 13, odd),
+        lab2x.check_b(odd, emb, dims=64),
+        lab2x.check_b(cut, odd, dims=64),
+        lab2x.check_b(cut, emb, dims=odd),
+    ):
+        assert isinstance(result, CheckResult) and not result.passed
+        assert SAFETY_NET not in result.message, result.message
+        names = ("binary", "memory_ratio", "doc_emb", "docs_128", "dims")
+        assert any(n in result.message for n in names), result.message
 
 
-def test_b_unfinished_and_needs(doc_emb):
-    result = lab.step_b(None, doc_emb)
-    stuck(result, "b")
-    assert "docs_128 is still None" in result.message
+# --------------------------------------------------------------------------- needs
+
+
+def test_needs_follows_the_last_check(emb):
+    cut = emb[:, :64] / np.linalg.norm(emb[:, :64], axis=1, keepdims=True)
+    assert not lab2x.check_b(emb[:, :64], emb, dims=64).passed
     with pytest.raises(ExerciseNotDone, match="finish exercise b first"):
-        lab.needs("b")
-    assert lab.step_b(truncate_and_normalize(doc_emb, 128), doc_emb).passed
-    lab.needs("b")  # passes silently once the check has passed
-    assert not lab.step_b(doc_emb[:, :128], doc_emb).passed
+        lab2x.needs("b")
+    assert lab2x.check_b(cut, emb, dims=64).passed
+    lab2x.needs("b")  # silent once the check has passed
+    assert not lab2x.check_b(None, emb, dims=64).passed
     with pytest.raises(ExerciseNotDone):
-        lab.needs("b")
-
-
-# --------------------------------------------------------------------------- hints, answers
-
-
-@pytest.mark.parametrize(
-    ("step", "hint_has", "answer_has"),
-    [("a", "precision='ubinary'", "quantize_embeddings("), ("b", "axis=1", "np.linalg.norm(")],
-)
-def test_hint_and_answer(capsys, step, hint_has, answer_has):
-    lab.hint(step)
-    assert hint_has in capsys.readouterr().out
-    lab.answer(step)
-    out = capsys.readouterr().out
-    assert answer_has in out and "# replaces:" in out
-
-
-def test_answers_come_from_the_solution():
-    answers = json.loads((ROOT / "shared/embedlab/labs/answers.json").read_text())["lab2x"]
-    assert set(answers) == {"a", "b", "review"}
+        lab2x.needs("b")
 
 
 # --------------------------------------------------------------------------- review
 
 
-REVIEW = json.loads((ROOT / "shared/embedlab/checks/lab2x_review.json").read_text())["questions"]
+def test_review_questions_are_well_formed():
+    assert 4 <= len(lab2x.QUESTIONS) <= 6
+    for q in lab2x.QUESTIONS:
+        assert q.answer in q.options and set(q.why) == set(q.options), q.text
+        assert q.why[q.answer].startswith("Right")
+        assert not any(q.why[k].startswith("Right") for k in q.options if k != q.answer)
+    assert len({q.answer for q in lab2x.QUESTIONS}) > 1  # not always the same letter
 
 
-def test_review_file_is_well_formed():
-    assert 4 <= len(REVIEW) <= 6
-    for q in REVIEW:
-        assert q["answer"] in q["options"]
-        assert set(q["why"]) == set(q["options"]), q["question"]
+def test_review_explains_every_wrong_option(capsys):
+    for number, q in enumerate(lab2x.QUESTIONS, start=1):
+        for key in set(q.options) - {q.answer}:
+            lab2x.review({number: key})
+            assert f"{number}. not quite ({key}): {q.why[key]}" in capsys.readouterr().out
 
 
-def test_review_right_answers(capsys):
-    lab.review({i: q["answer"] for i, q in enumerate(REVIEW, start=1)})
-    assert f"{len(REVIEW)} of {len(REVIEW)} right." in capsys.readouterr().out
+def test_review_markdown_is_what_the_notebook_shows():
+    import nbformat
 
-
-def test_review_every_wrong_option_is_explained(capsys):
-    for number, q in enumerate(REVIEW, start=1):
-        for key in set(q["options"]) - {q["answer"]}:
-            lab.review({number: key})
-            out = capsys.readouterr().out
-            assert f"{number}. not quite ({key}): {q['why'][key]}" in out
-
-
-def test_review_unanswered(capsys):
-    lab.review({1: None, 2: None})
-    assert f"Answer the {len(REVIEW)} questions first" in capsys.readouterr().out
-
-
-# ------------------------------------------------ core behaviour this lab relies on
-
-
-def test_search_scores_an_all_zero_query_zero():
-    """A TF-IDF query with no word of the vocabulary is an all-zero vector."""
-    run = embedlab.search(
-        [[0.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]], ["q1", "q2"], ["a", "b"]
-    )
-    assert run == {"q1": {"b": 0.0, "a": 0.0}, "q2": {"a": 1.0, "b": 0.0}}
-
-
-def test_index_control_shows_its_line_in_a_label(doc_emb):
-    from embedlab.playground import index_control
-    from embedlab.retrieval import RetrievalScores
-
-    ids = [f"d{i:03d}" for i in range(len(doc_emb))]
-    result = RetrievalScores({}, None, query_ids=ids[:5], doc_ids=ids)
-    result.query_embeddings, result.doc_embeddings = doc_emb[:5], doc_emb
-    qrels = {q: {q: 1} for q in ids[:5]}
-    box = index_control(result, qrels, settings=("float32", "binary+rescore"))
-    assert box.children[1].value.startswith("float32: nDCG@10 1.000 (100.0% of float32)")
-    box.children[0].value = "binary+rescore"
-    assert "48 bytes per vector (32x smaller)" in box.children[1].value
+    nb = nbformat.read(ROOT / "solutions/lab2x_optimise_for_production.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.get("id") == "review"]
+    assert cell.source == lab2x.LAB.review_markdown()

@@ -1,13 +1,14 @@
 """Smaller indexes: int8 / binary quantization with rescoring, and Matryoshka truncation.
 
-Quantization and search are sentence-transformers' own (``quantize_embeddings``,
-``semantic_search_faiss``); this module adds the memory arithmetic, input checks, runs in
-the course's format, and the comparison tables of the Lab 2 extension.
+Quantization is sentence-transformers' own ``quantize_embeddings``; binary search is its
+``semantic_search_faiss``, int8 search a dot product of the codes (see
+:func:`quantized_search`). This module adds the memory arithmetic, input checks and runs in
+the course's format. Lab 2x's comparison tables live in ``embedlab.labs.lab2x``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 
 from embedlab.embeddings import as_matrix, check_compatible, normalize, require_normalized
 from embedlab.errors import InvalidInputError, positive_int
-from embedlab.retrieval import Run, _check_ids, evaluate_run, search, top_k
+from embedlab.retrieval import Run, _check_ids, search, top_k
 
 PRECISIONS = ("float32", "int8", "binary")
 
@@ -77,8 +78,10 @@ def quantized_search(
 
     ``binary`` uses sentence-transformers' ``semantic_search_faiss`` (Hamming distance);
     ``int8`` learns each dimension's range from ``calibration_embeddings`` (a sample of your
-    documents; default: the documents). ``rescore`` fetches ``k * rescore_multiplier``
-    candidates, then re-ranks them by their dot product with the float query.
+    documents; default: the documents) and ranks by the dot product of the query's codes
+    with the documents' codes. ``rescore`` fetches ``k * rescore_multiplier`` candidates,
+    then re-ranks them by the float query's dot product with each candidate rebuilt from
+    its codes (binary: its 0/1 bits; int8: the start of each code's bucket).
     """
     from sentence_transformers.util.quantization import (
         quantize_embeddings,
@@ -102,9 +105,13 @@ def quantized_search(
     if precision == "binary":
         codes = quantize_embeddings(d, precision="ubinary")
         hits, _ = semantic_search_faiss(
-            q, corpus_embeddings=codes, corpus_precision="ubinary", top_k=min(k, len(d)),
-            rescore=rescore, rescore_multiplier=multiplier,
-        )  # fmt: skip
+            q,
+            corpus_embeddings=codes,
+            corpus_precision="ubinary",
+            top_k=min(k, len(d)),
+            rescore=rescore,
+            rescore_multiplier=multiplier,
+        )
         sign = 1.0 if rescore else -1.0  # without rescoring the score is a Hamming distance
         return {
             qid: {doc_ids[h["corpus_id"]]: sign * float(h["score"]) for h in row}
@@ -126,63 +133,3 @@ def quantized_search(
     return {
         qid: {doc_ids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(query_ids)
     }
-
-
-def compare_precisions(
-    result: Any,
-    qrels: dict,
-    *,
-    calibration_embeddings: Any = None,
-    metric: str = "nDCG@10",
-) -> pd.DataFrame:
-    """``metric`` and memory of float32, int8 and binary search, without and with rescoring.
-
-    ``result`` is what :func:`embedlab.evaluate_model` returned (it holds the embeddings).
-    """
-    args = (
-        result.query_embeddings,
-        result.doc_embeddings,
-        result.query_ids,
-        result.doc_ids,
-    )
-    dims, rows = result.doc_embeddings.shape[1], {}
-    for name in ("float32", "int8", "int8+rescore", "binary", "binary+rescore"):
-        precision = name.split("+")[0]
-        run = quantized_search(
-            *args,
-            precision,
-            k=10,  # enough for nDCG@10; 40 candidates to rescore, not the whole corpus
-            rescore="+" in name,
-            calibration_embeddings=calibration_embeddings,
-        )
-        size = bytes_per_vector(dims, precision)
-        rows[name] = {
-            "bytes_per_vector": size,
-            "memory_ratio": 4 * dims / size,
-            metric: evaluate_run(run, qrels).summary[metric],
-        }
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
-    table["retention"] = table[metric] / table[metric].iloc[0]
-    return table
-
-
-def compare_truncation(
-    result: Any,
-    qrels: dict,
-    dims: Iterable[int] = (512, 256, 128, 64),
-    *,
-    metric: str = "nDCG@10",
-) -> pd.DataFrame:
-    """``metric`` when the embeddings of ``result`` are cut to fewer dimensions and
-    re-normalised; sizes not smaller than the model's own are skipped."""
-    full = result.doc_embeddings.shape[1]
-    rows = {}
-    for n in [full, *(d for d in dims if d < full)]:
-        q, d = (
-            truncate_and_normalize(e, n) for e in (result.query_embeddings, result.doc_embeddings)
-        )
-        score = evaluate_run(search(q, d, result.query_ids, result.doc_ids), qrels).summary[metric]
-        rows[n] = {"bytes_per_vector": 4 * n, "memory_ratio": full / n, metric: score}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("dims")
-    table["retention"] = table[metric] / table[metric].iloc[0]
-    return table

@@ -126,7 +126,10 @@ def as_number(value: Any, name: str) -> float:
         )
     if isinstance(value, bool | np.bool_):
         raise Mistake(f"{name} is {value}, a yes/no value: it should be a number.")
-    arr = np.asarray(_plain(value)) if not isinstance(value, int | float) else None
+    try:
+        arr = np.asarray(_plain(value)) if not isinstance(value, int | float) else None
+    except (TypeError, ValueError):  # a ragged list, an object NumPy cannot read
+        raise Mistake(f"{name} should be one number, got a {type(value).__name__}.") from None
     if arr is not None:
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise Mistake(f"{name} should be one number, got a {type(value).__name__}.")
