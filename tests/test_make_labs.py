@@ -266,7 +266,9 @@ def tree(tmp_path: Path, *solutions: tuple[str, nbformat.NotebookNode]) -> Path:
     shutil.copytree(
         SCRIPT.parent.parent / "shared" / "embedlab",
         root / "shared" / "embedlab",
-        ignore=shutil.ignore_patterns("__pycache__", "data", "lab1*.py", "lab2*.py", "lab3*.py"),
+        ignore=shutil.ignore_patterns(
+            "__pycache__", "*.jsonl", "*.csv", "lab1*.py", "lab2*.py", "lab3*.py"
+        ),
     )
     (root / "pyproject.toml").write_text('[tool.embedlab]\nrepository = "o/r"\n')
     (root / "solutions").mkdir()

@@ -9,47 +9,61 @@ import numpy as np
 
 
 def heatmaps(sims: Mapping[str, Any], labels: Sequence[str], *, title: str = "Cosine similarity"):
-    """One similarity heatmap per model, side by side, rows and columns labelled."""
+    """One annotated similarity heatmap per model (seaborn), side by side, rows and columns
+    labelled, one shared colour bar."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
-    n = len(labels)
+    size = (3.2 * len(sims) + 2.4, 3.6)
     fig, axes = plt.subplots(
-        1,
-        len(sims),
-        figsize=(3.4 * len(sims) + 2.6, 3.6),
-        squeeze=False,
-        layout="constrained",
+        1, len(sims), figsize=size, dpi=100, squeeze=False, layout="constrained"
     )
     for i, (ax, (name, matrix)) in enumerate(zip(axes[0], sims.items(), strict=True)):
-        image = ax.imshow(np.asarray(matrix), vmin=-0.2, vmax=1, cmap="viridis")
+        sns.heatmap(
+            np.asarray(matrix, dtype=float),
+            ax=ax,
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            annot=True,
+            fmt=".2f",
+            annot_kws={"fontsize": 6},
+            cbar=False,
+            square=True,
+            xticklabels=labels,
+            yticklabels=labels if i == 0 else False,
+        )
         ax.set_title(name, fontsize=9)
-        ax.set_xticks(range(n), labels, fontsize=6, rotation=90)
-        ax.set_yticks(range(n), labels if i == 0 else [], fontsize=6)
+        ax.tick_params(labelsize=7)
         ax.set_xlabel("sentence")
     axes[0][0].set_ylabel("sentence")
-    fig.colorbar(image, ax=axes[0].tolist(), label="cosine similarity", shrink=0.8)
+    fig.colorbar(axes[0][0].collections[0], ax=axes[0].tolist(), label="cosine similarity")
     fig.suptitle(title)
     return fig
 
 
 def scatter_2d(coords: Mapping[str, Any], groups: Sequence[str], *, title: str = "t-SNE map"):
-    """2-D maps side by side (e.g. t-SNE), one colour per group, with a legend."""
+    """2-D maps side by side (e.g. t-SNE), one colour-blind-safe colour and marker per group,
+    with a legend."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
+    size = (3.2 * len(coords) + 1.8, 3.2)
     fig, axes = plt.subplots(
-        1,
-        len(coords),
-        figsize=(3.6 * len(coords) + 1.8, 3.6),
-        squeeze=False,
-        layout="constrained",
+        1, len(coords), figsize=size, dpi=100, squeeze=False, layout="constrained"
     )
     names = sorted(set(groups))
+    colours = sns.color_palette("colorblind", len(names))
+    markers = "osD^vP*X"
     for ax, (name, xy) in zip(axes[0], coords.items(), strict=True):
         xy = np.asarray(xy)
-        for g in names:
+        for i, g in enumerate(names):
             mask = np.array([x == g for x in groups])
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=14, label=g)
-        ax.set(title=name, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
+            ax.scatter(
+                xy[mask, 0], xy[mask, 1], s=16, color=colours[i], marker=markers[i % 8], label=g
+            )
+        ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
+        ax.set_title(name, fontsize=9)
     axes[0][-1].legend(title="topic", loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
     fig.suptitle(title)
     return fig
