@@ -7,6 +7,7 @@ wrong evaluation.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ def load_sentences() -> pd.DataFrame:
     """Lab 1's 96 sentences in five topics, with paraphrase and hard-negative pairs marked.
 
     Columns: ``id``, ``text``, ``topic``, ``pair_id`` (links the two sentences of a pair)
-    and ``note`` (``"paraphrase"``, ``"hard_negative"`` or ``""``).
+    and ``note`` (``"paraphrase"``, ``"hard_negative"`` or ``""``). The first sentence of
+    each hard-negative pair also has a paraphrase among the unpaired sentences:
+    ``embedlab.labs.lab1.triplets`` lists these matched items.
 
     >>> load_sentences().shape
     (96, 5)
@@ -131,10 +134,8 @@ def _lines(file: Path) -> Iterator[tuple[int, str]]:
             try:
                 line = raw.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                raise _error(
-                    file, number, f"is not valid UTF-8 ({exc.reason} at byte {exc.start}).",
-                    "Save the file with UTF-8 encoding.",
-                ) from None  # fmt: skip
+                problem = f"is not valid UTF-8 ({exc.reason} at byte {exc.start})."
+                raise _error(file, number, problem, "Save the file with UTF-8 encoding.") from None
             if line.strip():
                 yield number, line
 
@@ -144,71 +145,47 @@ def _read_jsonl(file: Path, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
     records: dict[str, tuple[dict[str, Any], int]] = {}
     example = f'{{"_id": "{kind[0]}1", "text": "..."}}'
     for n, line in _lines(file):
+        at = functools.partial(_error, file, n)
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise _error(
-                file, n, f"not valid JSON ({exc.msg} at column {exc.colno}).",
-                f"Each line must be one JSON object, e.g. {example}.",
-            ) from None  # fmt: skip
+            problem = f"not valid JSON ({exc.msg} at column {exc.colno})."
+            raise at(problem, f"Each line must be one JSON object, e.g. {example}.") from None
         if not isinstance(record, dict):
-            raise _error(
-                file, n, f"expected a JSON object, got a JSON {type(record).__name__}.",
-                f"Each line must look like {example}.",
-            )  # fmt: skip
+            problem = f"expected a JSON object, got a JSON {type(record).__name__}."
+            raise at(problem, f"Each line must look like {example}.")
         if "_id" not in record:
-            raise _error(
-                file, n, "the record has no '_id' field.",
-                f"Give every {kind} a unique string id under the key '_id'.",
-            )  # fmt: skip
+            fix = f"Give every {kind} a unique string id under the key '_id'."
+            raise at("the record has no '_id' field.", fix)
         raw = record["_id"]
         if isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).strip():
-            raise _error(
-                file,
-                n,
-                f"'_id' must be a non-empty string, got {raw!r}.",
-                'Use e.g. "d17".',
-            )
+            raise at(f"'_id' must be a non-empty string, got {raw!r}.", 'Use e.g. "d17".')
         rid = str(raw).strip()
         if rid in records:
-            raise _error(
-                file, n, f"duplicate id {rid!r} (first used on line {records[rid][1]}).",
-                f"Every {kind} id must be unique: rename or remove one of them.",
-            )  # fmt: skip
+            problem = f"duplicate id {rid!r} (first used on line {records[rid][1]})."
+            raise at(problem, f"Every {kind} id must be unique: rename or remove one of them.")
         if "text" not in record:
-            raise _error(
-                file,
-                n,
-                f"{kind} {rid!r} has no 'text' field.",
-                f"Add the {kind} text under the key 'text'.",
-            )
+            raise at(f"{kind} {rid!r} has no 'text' field.", f"Add the {kind} text under 'text'.")
         for key in ("text", "title"):
             if key in record and not isinstance(record[key], str) and record[key] is not None:
-                raise _error(
-                    file, n, f"'{key}' of {kind} {rid!r} must be a string, got "
-                    f"{type(record[key]).__name__}.", "Store the text as a JSON string.",
-                )  # fmt: skip
+                got = type(record[key]).__name__
+                problem = f"'{key}' of {kind} {rid!r} must be a string, got {got}."
+                raise at(problem, "Store the text as a JSON string.")
         records[rid] = (record, n)
     if not records:
-        raise _error(
-            file,
-            None,
-            f"the file contains no {kind} records.",
-            f"Add one JSON object per line, e.g. {example}.",
-        )
+        fix = f"Add one JSON object per line, e.g. {example}."
+        raise _error(file, None, f"the file contains no {kind} records.", fix)
     return records
 
 
 def _read_qrels(file: Path, corpus: dict, queries: dict) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     seen: dict[tuple[str, str], int] = {}
+    header = ["query-id", "corpus-id", "score"]
     for n, line in _lines(file):
+        at = functools.partial(_error, file, n)
         fields = [f.strip() for f in line.split("\t")]
-        if (
-            not qrels
-            and not seen
-            and [f.lower() for f in fields] == ["query-id", "corpus-id", "score"]
-        ):
+        if not seen and [f.lower() for f in fields] == header:
             continue
         if len(fields) != 3:
             hint = "Each line must be: query-id<TAB>corpus-id<TAB>score."
@@ -216,46 +193,32 @@ def _read_qrels(file: Path, corpus: dict, queries: dict) -> dict[str, dict[str, 
                 hint += " The columns seem to be separated by spaces: use tab characters."
             elif len(fields) == 4:
                 hint += " This looks like TREC qrels (qid 0 docid score): drop the 2nd column."
-            raise _error(file, n, f"expected 3 tab-separated columns, found {len(fields)}.", hint)
+            raise at(f"expected 3 tab-separated columns, found {len(fields)}.", hint)
         qid, did, raw = fields
         try:
             grade = int(raw)
         except ValueError:
-            raise _error(
-                file,
-                n,
-                f"score {raw!r} is not an integer.",
-                "Use whole-number relevance grades such as 0, 1 or 2.",
-            ) from None
+            fix = "Use whole-number relevance grades such as 0, 1 or 2."
+            raise at(f"score {raw!r} is not an integer.", fix) from None
         if grade < 0:
-            raise _error(
-                file,
-                n,
-                f"score {grade} is negative.",
-                "Use grades >= 0 (0 = not relevant); leave unjudged documents out.",
-            )
-        for value, ids, what, thing in (
-            (qid, queries, "query", "query"),
-            (did, corpus, "corpus", "document"),
+            fix = "Use grades >= 0 (0 = not relevant); leave unjudged documents out."
+            raise at(f"score {grade} is negative.", fix)
+        for value, ids, what, name in (
+            (qid, queries, "query", "queries.jsonl"),
+            (did, corpus, "corpus", "corpus.jsonl"),
         ):
             if value not in ids:
-                name = "queries.jsonl" if what == "query" else "corpus.jsonl"
+                thing = "query" if what == "query" else "document"
                 fix = f"Fix the id or add the {thing} to {name}."
-                raise _error(file, n, f"{what} id {value!r} is not in {name}.", fix)
+                raise at(f"{what} id {value!r} is not in {name}.", fix)
         if (qid, did) in seen and qrels[qid][did] != grade:
-            raise _error(
-                file, n, f"({qid!r}, {did!r}) was already judged {qrels[qid][did]} on line "
-                f"{seen[qid, did]}, now {grade}.", "Keep one grade for each query-document pair.",
-            )  # fmt: skip
+            before = f"already judged {qrels[qid][did]} on line {seen[qid, did]}, now {grade}."
+            raise at(f"({qid!r}, {did!r}) was {before}", "Keep one grade for each pair.")
         seen.setdefault((qid, did), n)
         qrels.setdefault(qid, {})[did] = grade
     if not qrels:
-        raise _error(
-            file,
-            None,
-            "the file contains no relevance judgements.",
-            "Add lines of the form query-id<TAB>corpus-id<TAB>score.",
-        )
+        fix = "Add lines of the form query-id<TAB>corpus-id<TAB>score."
+        raise _error(file, None, "the file contains no relevance judgements.", fix)
     return qrels
 
 
@@ -292,20 +255,14 @@ def load_beir(path: str | Path, split: str = "test", *, name: str | None = None)
     corpus = {}
     for did, (rec, n) in _read_jsonl(files[0], "document").items():
         if not rec["text"].strip() and not (rec.get("title") or "").strip():
-            raise _error(
-                files[0], n, f"document {did!r} has an empty 'text' (and no title).",
-                "Remove the document or give it some text: an empty document cannot be embedded.",
-            )  # fmt: skip
+            fix = "Remove the document or give it some text: an empty one cannot be embedded."
+            raise _error(files[0], n, f"document {did!r} has an empty 'text' (and no title).", fix)
         corpus[did] = {"title": (rec.get("title") or "").strip(), "text": rec["text"]}
     records = _read_jsonl(files[1], "query")
     for qid, (rec, n) in records.items():
         if not rec["text"].strip():
-            raise _error(
-                files[1],
-                n,
-                f"query {qid!r} has an empty 'text'.",
-                "Remove the query or write its text.",
-            )
+            fix = "Remove the query or write its text."
+            raise _error(files[1], n, f"query {qid!r} has an empty 'text'.", fix)
     queries = {qid: rec["text"] for qid, (rec, _) in records.items()}
     extra = {
         qid: {k: v for k, v in rec.items() if k not in ("_id", "text")}

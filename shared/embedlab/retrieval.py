@@ -153,11 +153,13 @@ def evaluate_run(
     res = evaluator.evaluate(run)
     names = [f"P@{k}" for k in ks] + [f"R@{k}" for k in ks] + ["MRR@10", "nDCG@10", "MAP"]
     trec = [f"P_{k}" for k in ks] + [f"recall_{k}" for k in ks]
+    zeros = dict.fromkeys([*trec, "ndcg_cut_10", "map"], 0.0)
     rows = {
-        q: [res[q][t] for t in trec] + [rr[q]["recip_rank"], res[q]["ndcg_cut_10"], res[q]["map"]]
-        if q in res else [0.0] * len(names)
+        q: [res.get(q, zeros)[t] for t in trec]
+        + [rr.get(q, {"recip_rank": 0.0})["recip_rank"]]
+        + [res.get(q, zeros)[t] for t in ("ndcg_cut_10", "map")]
         for q in scored
-    }  # fmt: skip
+    }
     per_query = pd.DataFrame.from_dict(rows, orient="index", columns=names).rename_axis("query_id")
     return RetrievalScores({m: float(v) for m, v in per_query.mean().items()}, per_query, name, run)
 
