@@ -363,7 +363,7 @@ def test_pick_device_without_a_gpu(no_gpu):
         ("tpu", "not one of 'cpu', 'cuda', 'cuda:N' or 'mps'"),
         ("cuda", "PyTorch sees no CUDA GPU here. Use 'cpu'"),
         ("cuda:0", "PyTorch sees no CUDA GPU here"),
-        ("mps", "'mps', which is not available here. Use 'cpu'"),
+        ("mps", "no Apple GPU ('mps' is not available) here. Use 'cpu'"),
         (0, "device must be a string"),
     ],
 )

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from embedlab.errors import CacheError, InvalidInputError, check_texts
-from embedlab.models import cache_dir, model_name_of, weights_sha256
+from embedlab.models import cache_dir, encoder, model_name_of, weights_sha256
 
 KEY_VERSION = "embedlab-key/2"
 _MAGIC = b"SQLite format 3\x00"
@@ -199,10 +199,7 @@ def cached_encode(
     if not isinstance(cache, EmbeddingCache):
         raise CacheError(f"cache must be an EmbeddingCache or True, got {type(cache).__name__}.")
     if encode is None:
-        method = getattr(
-            model,
-            {"query": "encode_query", "document": "encode_document"}.get(kind, "encode"),
-        )
+        method = encoder(model, kind)
 
         def encode(batch: list[str]) -> Any:
             return method(

@@ -21,7 +21,7 @@ from embedlab.errors import (
     check_texts,
     positive_int,
 )
-from embedlab.models import model_name_of, weights_sha256
+from embedlab.models import encoder, model_name_of, weights_sha256
 
 KINDS = ("query", "document", None)
 
@@ -79,18 +79,13 @@ class Embeddings(np.ndarray):
 
 
 def _warn_if_truncated(model: Any, texts: list[str]) -> None:
-    limit = getattr(model, "max_seq_length", None)
+    limit, tokenizer = getattr(model, "max_seq_length", None), getattr(model, "tokenizer", None)
     # a token covers at least one character: only texts longer than the limit can overflow
-    if not limit or limit > 100_000 or max(map(len, texts)) <= limit - 2:
+    long_texts = [t for t in texts if limit and len(t) > limit - 2]
+    if not long_texts or tokenizer is None or limit > 100_000:
         return
-    tokenizer = getattr(model, "tokenizer", None)
-    long_texts = [t for t in texts if len(t) > limit - 2]
-    if tokenizer is None:
-        return
-    n = sum(
-        len(ids) > limit
-        for ids in tokenizer(long_texts, truncation=False, verbose=False)["input_ids"]
-    )
+    ids = tokenizer(long_texts, truncation=False, verbose=False)["input_ids"]
+    n = sum(len(i) > limit for i in ids)
     if n:
         warnings.warn(
             f"{n} of {len(texts)} texts are longer than {model_name_of(model)}'s {limit}-token "
@@ -163,16 +158,7 @@ def embed(
     if kind not in KINDS:
         raise InvalidInputError(f"kind must be 'query', 'document' or None, got {kind!r}.")
     positive_int(batch_size, "batch_size", "Try 32 on CPU, 128 on GPU.")
-    method = getattr(
-        model,
-        {"query": "encode_query", "document": "encode_document"}.get(kind, "encode"),
-        None,
-    )
-    if method is None:
-        raise InvalidInputError(
-            f"{type(model).__name__} has no encode_{kind or ''} method: pass a model from "
-            "embedlab.load_model()."
-        )
+    method = encoder(model, kind)
     _warn_if_truncated(model, items)
 
     def encode(batch: list[str]) -> np.ndarray:
@@ -191,15 +177,33 @@ def embed(
                 "normalize and truncate_dim only. Pass cache=False."
             )
         vectors = cached_encode(
-            model, items, kind=kind, normalize=normalize, cache=cache, encode=encode,
+            model,
+            items,
+            kind=kind,
+            normalize=normalize,
+            cache=cache,
+            encode=encode,
             truncate_dim=encode_kwargs.get("truncate_dim"),
-        )  # fmt: skip
+        )
     # float32 always: API models return float64
     return Embeddings(np.asarray(vectors, dtype=np.float32), model_name_of(model), kind)
 
 
+def unit_rows(x: Any) -> np.ndarray:
+    """Each row of ``x`` scaled to unit length; an all-zero row stays zero (the course's one
+    row normalisation: search, the API model and the labs use it).
+
+    >>> unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    array([[0.6, 0.8],
+           [0. , 0. ]])
+    """
+    arr = np.asarray(x)
+    return arr / np.maximum(np.linalg.norm(arr, axis=-1, keepdims=True), 1e-12)
+
+
 def normalize(x: Any) -> np.ndarray:
-    """Scale each row to unit length (an :class:`Embeddings` keeps its tags).
+    """Scale each row to unit length (an :class:`Embeddings` keeps its tags); refuses a row of
+    zeros, which has no direction.
 
     >>> normalize(np.array([[3.0, 4.0]]))
     array([[0.6, 0.8]])
@@ -207,13 +211,12 @@ def normalize(x: Any) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim not in (1, 2):
         raise InvalidInputError(f"expected a vector or a (n, dims) matrix, got shape {arr.shape}.")
-    norms = np.linalg.norm(arr, axis=-1, keepdims=True)
-    if np.any(norms == 0):
+    if not np.all(np.any(arr != 0, axis=-1)):
         raise InvalidInputError(
             "a vector of all zeros cannot be normalised (it has no direction). "
             "Check for empty texts or failed encodes."
         )
-    out = arr / norms
+    out = unit_rows(arr)
     return Embeddings(out, x.model, x.kind) if isinstance(x, Embeddings) else out
 
 

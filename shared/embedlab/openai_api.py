@@ -104,9 +104,14 @@ class OpenAIEmbedder:
     prompts: dict[str, str] = {}
 
     def __init__(
-        self, model: str = "text-embedding-3-small", dimensions: int | None = None, *,
-        max_retries: int = 4, timeout: float = 30.0, batch_size: int = MAX_INPUTS,
-    ) -> None:  # fmt: skip
+        self,
+        model: str = "text-embedding-3-small",
+        dimensions: int | None = None,
+        *,
+        max_retries: int = 4,
+        timeout: float = 30.0,
+        batch_size: int = MAX_INPUTS,
+    ) -> None:
         if model not in MODELS and not os.environ.get("OPENAI_BASE_URL"):
             raise InvalidInputError(
                 f"Unknown OpenAI embedding model {model!r}. Known: {', '.join(MODELS)}."
@@ -176,7 +181,10 @@ class OpenAIEmbedder:
             ) from None
         out = np.asarray(rows, dtype=np.float32)
         if normalize_embeddings:
-            out /= np.linalg.norm(out, axis=1, keepdims=True)
+            import torch
+            from sentence_transformers.util import normalize_embeddings
+
+            out = normalize_embeddings(torch.from_numpy(out)).numpy()
         return out[0] if isinstance(sentences, str) else out
 
     encode_query = encode

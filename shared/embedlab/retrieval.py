@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedlab.embeddings import as_matrix, check_compatible
+from embedlab.embeddings import as_matrix, check_compatible, unit_rows
 from embedlab.errors import IncompatibleEmbeddingsError, InvalidInputError, positive_int
 
 Run = dict[str, dict[str, float]]
@@ -42,6 +42,16 @@ def top_k(scores: Any, ids: Sequence[str], k: int) -> np.ndarray:
         cand = np.arange(n) if k == n else np.flatnonzero(row >= np.partition(row, n - k)[n - k])
         out[i] = cand[np.lexsort((tie[cand], -row[cand]))][:k]
     return out
+
+
+def ranked(docs: dict[str, float]) -> list[str]:
+    """A run's documents for one query, best first, in ``trec_eval``'s order (ties by doc id
+    descending): how every ranking in the course is read.
+
+    >>> ranked({"a": 0.5, "b": 0.9, "c": 0.5})
+    ['b', 'c', 'a']
+    """
+    return sorted(docs, key=lambda d: (docs[d], d), reverse=True)
 
 
 def _check_ids(ids: Any, n: int, what: str) -> list[str]:
@@ -75,8 +85,7 @@ def search(
         _check_ids(doc_ids, len(d), "doc_ids"),
     )
     # an all-zero row (e.g. a TF-IDF query with no known word) scores 0, not NaN
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    q, d = unit_rows(q), unit_rows(d)
     scores = q @ d.T
     best = top_k(scores, dids, k)
     return {qid: {dids[j]: float(scores[i, j]) for j in best[i]} for i, qid in enumerate(qids)}
@@ -145,10 +154,7 @@ def evaluate_run(
     evaluator = pytrec_eval.RelevanceEvaluator(
         scored, {f"P.{cut}", f"recall.{cut}", "ndcg_cut.10", "map"}, relevance_level=1
     )
-    top10 = {
-        q: {d: docs[d] for d in sorted(docs, key=lambda d: (docs[d], d), reverse=True)[:10]}
-        for q, docs in run.items()
-    }
+    top10 = {q: {d: docs[d] for d in ranked(docs)[:10]} for q, docs in run.items()}
     rr = pytrec_eval.RelevanceEvaluator(scored, {"recip_rank"}, relevance_level=1).evaluate(top10)
     res = evaluator.evaluate(run)
     names = [f"P@{k}" for k in ks] + [f"R@{k}" for k in ks] + ["MRR@10", "nDCG@10", "MAP"]
@@ -178,15 +184,14 @@ def evaluate_model(
     ``cache=False`` encodes everything; the result keeps the run and the embeddings.
     """
     from embedlab.cache import cached_encode
-    from embedlab.models import model_name_of
+    from embedlab.models import encoder, model_name_of
 
     qids = list(dataset.queries)
     if cache is False:
-        q = model.encode_query(
-            dataset.query_texts(), normalize_embeddings=True, convert_to_numpy=True
-        )
-        d = model.encode_document(
-            dataset.doc_texts(), normalize_embeddings=True, convert_to_numpy=True
+        texts = {"query": dataset.query_texts(), "document": dataset.doc_texts()}
+        q, d = (
+            encoder(model, kind)(texts[kind], normalize_embeddings=True, convert_to_numpy=True)
+            for kind in ("query", "document")
         )
     else:
         q = cached_encode(model, dataset.query_texts(), kind="query", cache=cache)

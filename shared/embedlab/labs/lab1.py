@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embedlab.embeddings import unit_rows
 from embedlab.errors import InvalidInputError, check_texts
 from embedlab.labs.base import Lab, Mistake, NotDone, Question, as_array, as_number, given
 
@@ -206,10 +207,6 @@ def _matrix(value: Any, name: str, what: str) -> np.ndarray:
     return arr
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def _same(a: np.ndarray, b: np.ndarray, atol: float = 1e-5) -> bool:
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=atol)
 
@@ -253,13 +250,13 @@ def _pooling_values(got: np.ndarray, tok: np.ndarray, m: np.ndarray) -> str:
     """Why a (n, dims) answer is not the masked mean: the likely mistake."""
     summed = (tok * m).sum(1)
     mean = summed / m.sum(1)
-    if np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3) and _same(got, _unit(mean)):
+    if np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3) and _same(got, unit_rows(mean)):
         return (
             "these are unit vectors, the model's final output (pooled, then normalised, as "
             "model.encode returns it). Give the pooled vectors before normalising: the next "
             "cell normalises them, so you see that step too."
         )
-    if _same(got, tok.mean(1)) or _same(_unit(got), _unit(tok.mean(1))):
+    if _same(got, tok.mean(1)) or _same(unit_rows(got), unit_rows(tok.mean(1))):
         return (
             "you averaged the padding too: every [PAD] counted as a token and pulled short "
             "sentences towards it. Keep only the real tokens (the mask)."
@@ -281,7 +278,7 @@ def _pooling_values(got: np.ndarray, tok: np.ndarray, m: np.ndarray) -> str:
     masked_max = np.where(m > 0, tok, -np.inf).max(1)
     if _same(got, masked_max) or _same(got, tok.max(1)):
         return "this is the largest value per number (max pooling): this model takes the mean."
-    if (np.sum(_unit(got) * _unit(mean), axis=1) > 1 - 1e-6).all():
+    if (np.sum(unit_rows(got) * unit_rows(mean), axis=1) > 1 - 1e-6).all():
         return "each vector points the right way, but its length is not that of the mean."
     return "these are not the means of each sentence's real-token vectors."
 
@@ -373,9 +370,9 @@ def check_a(embed: Any, models: Any) -> str:
             model.encode_document(list(PROBE), normalize_embeddings=True), dtype=np.float64
         )
         got = _embed_rows(fn, model, name, dims, name)
-        agree = np.sum(_unit(got) * ref, axis=1)
+        agree = np.sum(unit_rows(got) * ref, axis=1)
         if (agree < 0.99).any():
-            if (np.sum(_unit(got[::-1]) * ref, axis=1) > 0.99).all():
+            if (np.sum(unit_rows(got[::-1]) * ref, axis=1) > 0.99).all():
                 raise Mistake("embed returned the rows in another order: keep the texts' order.")
             raise Mistake(
                 f"embed's rows for {name} are not {name}'s vectors of the texts it was given: "
@@ -428,7 +425,7 @@ def check_b(sims: Any, embeddings: Any) -> str:
             "it was overwritten. Run the cell again with your line assigning to sims[name] "
             "inside the loop."
         )
-    refs = {name: _unit(e) @ _unit(e).T for name, e in emb.items()}
+    refs = {name: unit_rows(e) @ unit_rows(e).T for name, e in emb.items()}
     for name, e in emb.items():
         if name not in sims:
             raise Mistake(f"sims has no entry for {name!r}: fill sims[name] for every model.")

@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embedlab.embeddings import unit_rows
 from embedlab.errors import InvalidInputError
 from embedlab.labs.base import Lab, Mistake, NotDone, Question, as_array, as_number, call_quietly
+from embedlab.retrieval import ranked
 
 TITLE, MINUTES, LEVEL = "Lab 2 · Embedding Model Selection", 25, "intermediate"
 QUALITY = ("nDCG@10", "MRR@10", "P@10", "R@10")
@@ -119,7 +121,7 @@ def check_a(p_at_10: Any, r_at_10: Any, rr: Any, query_id: str, run: dict, qrels
     """P@10, R@10 and RR@10 of one query, computed by hand (3 decimals suffice)."""
     got = {n: _number(v, n) for n, v in (("p_at_10", p_at_10), ("r_at_10", r_at_10), ("rr", rr))}
     docs = run[query_id]
-    top = sorted(docs, key=lambda d: (docs[d], d), reverse=True)[:10]  # trec_eval's order
+    top = ranked(docs)[:10]  # trec_eval's order
     grades = qrels[query_id]
     relevant = {d for d, g in grades.items() if g >= 1}
     hits = [d in relevant for d in top]
@@ -1011,8 +1013,7 @@ def evaluate_chunked(
     pieces, owner = chunk_texts(model, dataset.doc_texts(), max_tokens, overlap)
     q0 = np.asarray(cached_encode(model, dataset.query_texts(), kind="query", cache=cache))
     p0 = np.asarray(cached_encode(model, pieces, kind="document", cache=cache))
-    q = q0 / np.maximum(np.linalg.norm(q0, axis=1, keepdims=True), 1e-12)  # as search() does
-    p = p0 / np.maximum(np.linalg.norm(p0, axis=1, keepdims=True), 1e-12)
+    q, p = unit_rows(q0), unit_rows(p0)  # as search() does
     starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0])  # each document's first piece
     qids, dids, run = dataset.query_ids, dataset.doc_ids, {}
     for lo in range(0, len(q), 256):  # a block of queries at a time bounds the memory
