@@ -103,7 +103,7 @@ def test_measure_rounds_interleaves_the_models(minilm, static_model):
     assert summary.loc["static", "wall_p95_ms"] == table[table.model == "static"]["p95_ms"].median()
     assert "Only 3 queries per round" in " ".join(latency.findings())
     text = str(latency)
-    assert "p95 ms" in text and "range" in text and ("Quiet" in text or "busy" in text)
+    assert "p95 ms" in text and "range" in text and ("quiet" in text or "busy" in text)
 
 
 def test_measure_rounds_input_errors(static_model):

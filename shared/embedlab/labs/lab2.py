@@ -1209,14 +1209,14 @@ def decision_record(
 def warm(load: Callable[[str], Any]) -> None:
     """Fill the embedding cache with what the notebook reads through it: the course set's
     queries and documents for the three models (``evaluate_model`` and, for the own-data
-    cell on the course folder, ``evaluate_chunked``)."""
+    cell on the course folder, ``evaluate_chunked``); a model ``load`` gives as ``None`` is
+    skipped."""
     from embedlab.data import load_course_retrieval
     from embedlab.models import COURSE_MODELS
     from embedlab.retrieval import evaluate_model
 
     ds = load_course_retrieval()
-    for name in COURSE_MODELS:
-        model = load(name)
+    for model in filter(None, map(load, COURSE_MODELS)):
         evaluate_model(model, ds)
         evaluate_chunked(model, ds)
 

@@ -637,5 +637,5 @@ def warm(load: Any) -> None:
     from embedlab.retrieval import evaluate_model
 
     ds = load_course_retrieval()
-    for name in ("all-MiniLM-L6-v2", "all-mpnet-base-v2"):
-        evaluate_model(load(name), ds)
+    for model in filter(None, map(load, ("all-MiniLM-L6-v2", "all-mpnet-base-v2"))):
+        evaluate_model(model, ds)  # a model ``load`` gives as ``None`` is skipped
