@@ -12,6 +12,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab warm demo slides run-solutions solutions labs check-labs env lint format test test-fast test-ui test-colab bench bench-smoke clean
