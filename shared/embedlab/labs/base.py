@@ -236,7 +236,8 @@ class Lab:
         """Print the hint of exercise ``step`` (with no step: which hints there are)."""
         steps = ", ".join(repr(s) for s in self.hints)
         if step is None:
-            print(f"Give the exercise, e.g. {self.name}.hint('a'). Exercises: {steps}.")
+            first = next(iter(self.hints), "a")
+            print(f"Give the exercise, e.g. {self.name}.hint({first!r}). Exercises: {steps}.")
             return
         print(self.hints.get(str(step).strip(), f"No hint for {step!r}; exercises: {steps}."))
 
@@ -246,7 +247,8 @@ class Lab:
         path = resources.files("embedlab.labs") / "answers.json"
         answers = json.loads(path.read_text(encoding="utf-8")).get(self.name, {})
         if step is None:
-            print(f"Give the exercise, e.g. {self.name}.answer('a'). Exercises: {steps}.")
+            first = next(iter(self.hints), "a")
+            print(f"Give the exercise, e.g. {self.name}.answer({first!r}). Exercises: {steps}.")
             return
         print(answers.get(str(step).strip()) or f"No answer for {step!r}; exercises: {steps}.")
 
