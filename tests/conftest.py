@@ -41,8 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
-WARM_CHECK = "test_warm.py::test_after_make_warm_this_session_embedded_nothing"
-CACHE_ENTRIES = pytest.StashKey[int]()
+ROOT = Path(__file__).resolve().parent.parent
+RAN: set[str] = set()  # the notebooks whose cells nbval ran in this process
 
 
 def cache_entries() -> int:
@@ -58,14 +58,18 @@ def cache_entries() -> int:
         return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[CACHE_ENTRIES] = cache_entries()
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "::Cell" in report.nodeid:
+        RAN.add(Path(report.nodeid.split("::")[0]).stem)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The warm check runs last: after the solutions ran in the browser and under nbval."""
-    last = [item for item in items if item.nodeid.endswith(WARM_CHECK)]
-    items[:] = [item for item in items if item not in last] + last
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Say which solutions nbval ran (one file per xdist worker), for the after_all check."""
+    if RAN:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        out = ROOT / "outputs" / f"nbval-ran-{worker}.txt"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("\n".join(sorted(RAN)) + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,8 @@ def test_setup_installs_what_the_readme_commands_run():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    installed = makefile.split('pip install -q -e ".[')[1].split("]")[0].split(",")
+    installed = makefile.split("EXTRAS := ")[1].split("\n")[0].split(",")
+    assert '-e ".[$(EXTRAS)]"' in makefile, "make setup installs the package with EXTRAS"
     reqs = " ".join(r for extra in installed for r in extras[extra])
-    for package in ("jupyterlab", "nbconvert", "ipykernel", "nbval", "playwright"):
+    for package in ("jupyterlab", "nbconvert", "ipykernel", "nbval", "playwright", "pytest-xdist"):
         assert package in reqs, f"`make setup` does not install {package}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import CACHE_ENTRIES, cache_entries
+from conftest import cache_entries
 
 import embedlab
 
@@ -64,17 +64,21 @@ def test_after_warming_only_a_new_text_is_embedded(tmp_path, monkeypatch):
     assert 50 < report["peak_rss_mb"] < 4000, report
 
 
+@pytest.mark.after_all
 @pytest.mark.skipif(
     not os.environ.get("EMBEDLAB_EXPECT_WARM"),
     reason="needs a cache `make warm` just filled: CI sets EMBEDLAB_EXPECT_WARM=1 after it",
 )
-def test_after_make_warm_this_session_embedded_nothing(request):
-    """Runs last (conftest): every solution the session executed found its vectors cached."""
-    ran = {Path(str(item.path)).stem for item in request.session.items if "::Cell" in item.nodeid}
+def test_after_make_warm_the_test_run_embedded_nothing():
+    """`make test` runs this after the rest (marker after_all): every solution ran, under
+    nbval and in the browser, and found its vectors cached; the cache did not grow."""
+    outputs = ROOT / "outputs"
+    ran = {line for f in outputs.glob("nbval-ran-*.txt") for line in f.read_text().split()}
     expected = {p.stem for p in (ROOT / "solutions").glob("*.ipynb")}
     assert ran == expected, f"run `make test` (nbval on every solution), not only {sorted(ran)}"
-    added = cache_entries() - request.config.stash[CACHE_ENTRIES]
+    before = int((outputs / "cache-entries-before-tests.txt").read_text())
+    added = cache_entries() - before
     assert added == 0, (
-        f"the solutions embedded {added} texts after `make warm`: tools/warm.py's fill() "
-        "misses a text a solution reads through the cache, so a class would wait on it"
+        f"the solutions embedded {added} texts after `make warm`: a lab module's warm() "
+        "misses a text its solution reads through the cache, so a class would wait on it"
     )

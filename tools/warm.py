@@ -6,6 +6,7 @@ Usage::
 
     python tools/warm.py              # `make warm`
     python tools/warm.py --no-run     # models and cache only (what Binder's postBuild needs)
+    python tools/warm.py --count      # how many vectors the embedding cache holds
 
 It exits 1 if a solution still embeds a text after warming (its cache misses are counted in
 the kernel), because then the class would wait on it. The report, with each notebook's
@@ -80,6 +81,11 @@ def run(notebook: Path) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
+    if "--count" in argv:  # the vectors in the embedding cache now (make test records it)
+        from embedlab.cache import default_cache
+
+        print(default_cache().stats()["entries"])
+        return 0
     start = time.perf_counter()
     report: dict = {"fill_s": {k: round(v, 1) for k, v in fill().items()}}
     print(

@@ -1037,17 +1037,21 @@ def select_model(
     overlap: int = 50,
     n_queries: int = 40,
     rounds: int = 5,
+    latency: LatencyRounds | None = None,
 ) -> Decision:
     """The whole selection on a dataset of your own (e.g. :func:`embedlab.load_beir`):
     quality with long documents chunked, latency in interleaved rounds on its first
-    ``n_queries`` queries, and :func:`decide` with your ``choose_model``."""
+    ``n_queries`` queries (or the ``latency`` you already measured on the same machine and
+    models: a query's latency depends on its length, not on the documents), and
+    :func:`decide` with your ``choose_model``."""
     if not callable(choose_model):
         raise InvalidInputError("choose_model must be your function from exercise d.")
     results = {
         name: evaluate_chunked(m, dataset, max_tokens=max_tokens, overlap=overlap, name=name)
         for name, m in models.items()
     }
-    latency = measure_rounds(models, dataset.query_texts()[:n_queries], rounds=rounds)
+    if latency is None:
+        latency = measure_rounds(models, dataset.query_texts()[:n_queries], rounds=rounds)
     decision = decide(choose_model, results, latency, budget_ms=budget_ms, margin=margin)
     first = next(iter(models))
     _, owner = chunk_texts(models[first], dataset.doc_texts(), max_tokens, overlap)
