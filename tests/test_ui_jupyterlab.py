@@ -48,9 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LABS = ROOT / "labs"
 SOLUTIONS = ROOT / "solutions"
 SCREENSHOTS = ROOT / "outputs" / "ui"
-# The server's root is labs/ (`make lab` passes it), so the copies must live below it.
-SCRATCH = LABS / "outputs" / "ui"
-SCRATCH_URL_DIR = "outputs/ui"
+# The server's root is labs/ (`make lab` passes it), so the copies must live below it; one
+# folder per pytest-xdist worker (each runs its own server), so no worker removes another's.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+SCRATCH = LABS / "outputs" / f"ui-{WORKER}"
+SCRATCH_URL_DIR = f"outputs/ui-{WORKER}"
 
 LAB_NAMES = sorted(p.stem for p in LABS.glob("*.ipynb"))
 SOLUTION_NAMES = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))

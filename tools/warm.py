@@ -6,6 +6,7 @@ Usage::
 
     python tools/warm.py              # `make warm`
     python tools/warm.py --no-run     # models and cache only (what Binder's postBuild needs)
+    python tools/warm.py --no-run --if-needed   # the same, unless it was done for these labs
     python tools/warm.py --count      # how many vectors the embedding cache holds
 
 It exits 1 if a solution still embeds a text after warming (its cache misses are counted in
@@ -35,6 +36,37 @@ except OSError:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # macOS: bytes
 print("EMBEDLAB_PROBE", json.dumps({**default_cache().stats(), "peak_rss_mb": peak}))
 """
+
+
+def state() -> str:
+    """What the filled cache depends on: the lab modules (their ``warm``), the data and the
+    package's version. ``fill`` stores it; ``--if-needed`` skips the work while it holds."""
+    import hashlib
+
+    import embedlab
+
+    package = Path(embedlab.__file__).parent
+    files = sorted((package / "labs").glob("*.py")) + sorted((package / "data").rglob("*.*"))
+    digest = hashlib.sha256(embedlab.__version__.encode())
+    for path in files:
+        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp() -> Path:
+    from embedlab.models import cache_dir
+
+    return cache_dir() / "warm-state.txt"  # beside the cache: deleting one deletes both
+
+
+def ready() -> bool:
+    """True when ``fill`` ran for this state of the labs and data, and its cache is there."""
+    from embedlab.cache import default_cache
+
+    stamp = _stamp()
+    return (
+        stamp.is_file() and stamp.read_text() == state() and default_cache().stats()["entries"] > 0
+    )
 
 
 def fill(names: Sequence[str] | None = None, load: Callable | None = None) -> dict[str, float]:
@@ -86,8 +118,12 @@ def main(argv: list[str]) -> int:
 
         print(default_cache().stats()["entries"])
         return 0
+    if "--if-needed" in argv and "--no-run" in argv and ready():
+        print("models and embedding cache are ready for these labs: nothing to do.")
+        return 0
     start = time.perf_counter()
     report: dict = {"fill_s": {k: round(v, 1) for k, v in fill().items()}}
+    _stamp().write_text(state())
     print(
         "models built and embedding cache filled in",
         f"{time.perf_counter() - start:.0f} s",
