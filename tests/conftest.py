@@ -58,19 +58,6 @@ def cache_entries() -> int:
         return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """For pytest-xdist's ``--dist loadgroup`` (``make test``): a file's tests stay on one
-    worker (a notebook's cells run in order in one kernel), except the browser runs of the
-    solutions, the heaviest tests, which spread over the workers."""
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        spread = (
-            path.endswith("test_ui_jupyterlab.py") and "solution_runs_in_the_ui[" in item.nodeid
-        )
-        item.add_marker(pytest.mark.xdist_group(item.nodeid if spread else path))
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and "::Cell" in report.nodeid:
         RAN.add(Path(report.nodeid.split("::")[0]).stem)

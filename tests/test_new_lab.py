@@ -103,6 +103,8 @@ def test_nbval_and_its_catalogue_pass(copy):
 
 
 def test_the_browser_test_lists_it(copy):
-    out = pytest_in(copy, "tests/test_ui_jupyterlab.py", "--collect-only")
+    out = pytest_in(
+        copy, "tests/test_ui_jupyterlab.py", "tests/test_ui_solutions.py", "--collect-only"
+    )
     assert "test_lab_opens_and_setup_cells_run[lab9_demo]" in out
     assert "test_solution_runs_in_the_ui[lab9_demo]" in out
