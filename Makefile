@@ -101,7 +101,7 @@ test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and do
 	@# the longest files first, so the two workers finish together
 	$(BIN)/python -m pytest tests/test_ui_solutions.py solutions tests/test_ui_jupyterlab.py tests \
 	  $(NBVAL) -m "not colab and not after_all" \
-	  -n $(PYTEST_N) --dist loadfile -p no:cacheprovider --durations=15
+	  -n $(PYTEST_N) --dist loadfile --no-loadscope-reorder -p no:cacheprovider --durations=15
 	$(BIN)/python -m pytest tests/test_warm.py -m after_all -p no:cacheprovider -q
 	$(BIN)/python -m pytest --doctest-modules shared/embedlab -p no:cacheprovider -q
 
