@@ -98,8 +98,8 @@ test: setup lint check-labs ## Set up, then lint, sync checks, unit tests and do
 	@mkdir -p outputs
 	rm -f outputs/nbval-ran-*.txt
 	$(BIN)/python tools/warm.py --count > outputs/cache-entries-before-tests.txt
-	@# the longest files first, so the two workers finish together
-	$(BIN)/python -m pytest tests/test_ui_solutions.py solutions tests/test_ui_jupyterlab.py tests \
+	@# tests/conftest.py puts the longest files first, so the two workers finish together
+	$(BIN)/python -m pytest tests solutions \
 	  $(NBVAL) -m "not colab and not after_all" \
 	  -n $(PYTEST_N) --dist loadfile --no-loadscope-reorder -p no:cacheprovider --durations=15
 	$(BIN)/python -m pytest tests/test_warm.py -m after_all -p no:cacheprovider -q

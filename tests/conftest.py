@@ -72,6 +72,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         out.write_text("\n".join(sorted(RAN)) + "\n")
 
 
+def _expected_length(item: pytest.Item) -> int:
+    """Rough rank of a test file's run time, longest first: the browser runs of the
+    solutions, the solutions under nbval, the other browser tests, the rest."""
+    if item.path.name == "test_ui_solutions.py":
+        return 0
+    if item.path.suffix == ".ipynb":
+        return 1
+    return 2 if item.get_closest_marker("ui") else 3
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest files first (a stable sort: a file's tests and a notebook's cells keep their
+    order), so that make test's two workers finish together: xdist hands out whole files in
+    this order (``--dist loadfile --no-loadscope-reorder``); by default it would sort them by
+    test count, and the four browser runs of the solutions would start last."""
+    items.sort(key=_expected_length)
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2, loaded once. Tests must not modify it (use monkeypatch)."""
